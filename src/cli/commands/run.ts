@@ -1,0 +1,91 @@
+// `ptm run FILE`: execute on a backend (the CPU reference for now) with JSON or seeded random inputs,
+// then print each output's shape, summary and checksum, or save them as .npy/.safetensors.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { PtmError } from '../../diagnostics/diagnostic.js';
+import { diag } from '../../diagnostics/catalogue.js';
+import type { Graph } from '../../ir/types.js';
+import type { Tensor } from '../../runtime/index.js';
+import { initParams, loadParams, randomInputs, readInputsJson, runGraph, summarize, writeNpy, writeSafetensors } from '../../runtime/index.js';
+import { loadModel } from '../load.js';
+import { num } from '../format.js';
+import type { Io } from '../main.js';
+
+const cli = { file: '<command line>', line: 0, col: 0, offset: 0, end: 0 };
+
+export interface RunOptions {
+  backend: 'cpu';
+  inputs?: string;
+  random?: boolean;
+  seed: string;
+  dim?: string[];
+  weights?: string;
+  precision: 'f32' | 'f64';
+  save?: string;
+  force?: boolean;
+  set?: string[];
+  json?: boolean;
+}
+
+export function seedOption(text: string): number {
+  const seed = Number(text);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new PtmError(diag.invalid_override(cli, `--seed ${text} (expected a non-negative integer)`));
+  return seed;
+}
+
+/** Parameters from a safetensors file, or a seeded init. */
+export function parameters(graph: Graph, weights: string | undefined, seed: number): Map<string, Tensor> {
+  return weights ? loadParams(graph, weights) : initParams(graph, seed);
+}
+
+/** Sizes of symbolic dimensions for --random: batch=1 and every other symbol 16 unless --dim says. */
+function symbolSizes(graph: Graph, dims: readonly string[]): Map<string, number> {
+  const sizes = new Map(graph.symbols.map((s) => [s, s === 'batch' ? 1 : 16]));
+  for (const text of dims) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=([0-9]+)$/.exec(text.trim());
+    if (!m || Number(m[2]) < 1) throw new PtmError(diag.invalid_override(cli, `--dim ${text} (expected name=positive integer)`));
+    if (!sizes.has(m[1]!)) throw new PtmError(diag.unknown_name(cli, m[1]!, undefined));
+    sizes.set(m[1]!, Number(m[2]));
+  }
+  return sizes;
+}
+
+export function runCommand(file: string, opts: RunOptions, io: Io): number {
+  const { graph } = loadModel(file, opts.set);
+  if (!opts.inputs && !opts.random) {
+    throw new PtmError(diag.missing_argument(cli, 'ptm run', '--inputs <file.json> or --random'));
+  }
+  if (opts.inputs && opts.random) throw new PtmError(diag.invalid_override(cli, '--inputs and --random (choose one)'));
+  const seed = seedOption(opts.seed);
+  const inputs = opts.inputs ? readInputsJson(opts.inputs, graph) : randomInputs(graph, seed, symbolSizes(graph, opts.dim ?? []));
+  const params = parameters(graph, opts.weights, seed);
+  const started = performance.now();
+  const { outputs } = runGraph(graph, { inputs, params, precision: opts.precision });
+  const seconds = (performance.now() - started) / 1000;
+  if (opts.save) saveOutputs(opts.save, outputs, opts.force);
+
+  const rows = [...outputs].map(([name, t]) => ({ name, ...summarize(t) }));
+  if (opts.json) {
+    io.out(JSON.stringify({ ok: true, backend: 'cpu', precision: opts.precision, outputs: rows }, null, 2));
+    return 0;
+  }
+  io.err(`backend: cpu (${opts.precision}, the reference interpreter; chosen: the only backend so far) in ${seconds.toFixed(2)} s`);
+  for (const r of rows) {
+    const stats = `min ${num(r.min)}  max ${num(r.max)}  mean ${num(r.mean)}  std ${num(r.std)}`;
+    io.out(`${r.name}: ${r.dtype}[${r.shape.join(', ')}]  ${stats}  checksum ${r.checksum}${r.nonFinite ? `  (${r.nonFinite} non-finite!)` : ''}`);
+  }
+  return 0;
+}
+
+/** `x.safetensors` holds every output; a `.npy` path holds the only output; a directory gets `<name>.npy` each. */
+function saveOutputs(path: string, outputs: Map<string, Tensor>, force?: boolean): void {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.safetensors') return writeSafetensors(path, outputs, { force });
+  if (ext === '.npy') {
+    if (outputs.size !== 1) throw new PtmError(diag.invalid_override(cli, `--save ${path}: the model has ${outputs.size} outputs; give a directory or a .safetensors file`));
+    return writeNpy(path, [...outputs.values()][0]!, { force });
+  }
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new PtmError(diag.output_exists(cli, path));
+  mkdirSync(path, { recursive: true });
+  for (const [name, t] of outputs) writeNpy(join(path, `${name}.npy`), t, { force });
+}

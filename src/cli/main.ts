@@ -1,0 +1,119 @@
+// The `ptm` command line: check, compile, run, graph, weights. Each command returns an exit code;
+// diagnostics go to stderr as `file:line:col` with the source line (or JSON with --json), and any
+// other failure is reported as an internal error without a stack trace (PTM_DEBUG=1 shows it).
+import { Command, CommanderError, Option } from 'commander';
+import { isPtmError, renderDiagnostics, diagnosticsToJson } from '../diagnostics/diagnostic.js';
+import { sources, collect } from './load.js';
+import { checkCommand } from './commands/check.js';
+import { compileCommand } from './commands/compile.js';
+import { runCommand } from './commands/run.js';
+import { graphCommand } from './commands/graph.js';
+import { weightsCommand } from './commands/weights.js';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : text + '\n'),
+};
+
+export const EXIT = { ok: 0, diagnostics: 1, usage: 2, internal: 70 } as const;
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let json = argv.includes('--json');
+  const program = new Command('ptm')
+    .description('ptm: a compiler for pre-trained Transformer models (.ptm specs)')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const setOption = () => new Option('--set <key=value>', 'override a config value (repeatable), e.g. --set layers=2').argParser(collect);
+  let code: number = EXIT.ok;
+  const action = (fn: (...args: never[]) => Promise<number> | number) => async (...args: unknown[]) => {
+    code = await (fn as (...a: unknown[]) => Promise<number> | number)(...args);
+  };
+
+  program
+    .command('check')
+    .description('check a spec: diagnostics, parameter count and weight memory')
+    .argument('<file>', '.ptm file')
+    .addOption(setOption())
+    .option('--json', 'print the result and diagnostics as JSON')
+    .action(action((file: string, opts: never) => checkCommand(file, opts, io)));
+
+  program
+    .command('compile')
+    .description('compile a spec; --emit ir prints the graph IR (kernels come with the WGSL/CUDA backends)')
+    .argument('<file>', '.ptm file')
+    .addOption(new Option('--emit <what>', 'what to emit').choices(['ir']).default('ir'))
+    .option('-o, --output <path>', 'write to a file instead of stdout')
+    .option('--force', 'overwrite the output file if it exists')
+    .addOption(setOption())
+    .option('--json', 'print diagnostics as JSON')
+    .action(action((file: string, opts: never) => compileCommand(file, opts, io)));
+
+  program
+    .command('run')
+    .description('run a spec on a backend and print or save its outputs')
+    .argument('<file>', '.ptm file')
+    .addOption(new Option('--backend <name>', 'backend to run on').choices(['cpu']).default('cpu'))
+    .option('--inputs <file.json>', 'inputs as JSON: {"ids": [[1, 2, 3]]}')
+    .option('--random', 'use seeded random inputs (see --seed, --dim)')
+    .option('--seed <n>', 'seed for random inputs and for parameter init', '0')
+    .option('--dim <name=value>', 'size of a symbolic dimension for --random (repeatable), default batch=1, others 16', collect)
+    .option('--weights <file.safetensors>', 'load parameters from a safetensors file instead of a seeded init')
+    .addOption(new Option('--precision <p>', 'arithmetic precision of the CPU backend').choices(['f32', 'f64']).default('f32'))
+    .option('--save <path>', 'save outputs: a .safetensors file, or a .npy path/directory (one file per output)')
+    .option('--force', 'overwrite files that --save would replace')
+    .addOption(setOption())
+    .option('--json', 'print the outputs summary and diagnostics as JSON')
+    .action(action((file: string, opts: never) => runCommand(file, opts, io)));
+
+  program
+    .command('graph')
+    .description('print the graph: IR text, Graphviz DOT, or an ONNX model (for Netron, onnxruntime)')
+    .argument('<file>', '.ptm file')
+    .addOption(new Option('--format <f>', 'output format').choices(['text', 'dot', 'onnx']).default('text'))
+    .option('-o, --output <path>', 'output file (required for onnx)')
+    .option('--weights <file.safetensors>', 'weights to embed in the ONNX model (default: seeded init)')
+    .option('--seed <n>', 'seed for the parameter init', '0')
+    .option('--force', 'overwrite the output file if it exists')
+    .addOption(setOption())
+    .option('--json', 'print diagnostics as JSON')
+    .action(action((file: string, opts: never) => graphCommand(file, opts, io)));
+
+  program
+    .command('weights')
+    .description('write the seeded initial parameters of a spec to a safetensors file')
+    .argument('<file>', '.ptm file')
+    .requiredOption('-o, --output <file.safetensors>', 'output file')
+    .option('--seed <n>', 'seed for the parameter init', '0')
+    .option('--force', 'overwrite the output file if it exists')
+    .addOption(setOption())
+    .option('--json', 'print diagnostics as JSON')
+    .action(action((file: string, opts: never) => weightsCommand(file, opts, io)));
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (isPtmError(err)) {
+      io.err(json ? JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(err.diagnostics) }, null, 2) : renderDiagnostics(err.diagnostics, sources));
+      const n = err.diagnostics.length;
+      if (!json && n > 1) io.err(`${n} errors`);
+      return EXIT.diagnostics;
+    }
+    json = false;
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`ptm: internal error: ${message}\nThis is a bug in ptm, not in your spec; please report it with the input.`);
+    if (process.env.PTM_DEBUG && err instanceof Error) io.err(err.stack ?? '');
+    return EXIT.internal;
+  }
+}

@@ -1,0 +1,45 @@
+// Deterministic parameter initialization from a seed. Each tensor depends only on (seed, parameter
+// name, its init spec and shape), never on the order or number of parameters in the graph.
+import { PtmError, diag } from '../diagnostics/index.js';
+import { evalDim } from '../ir/dim.js';
+import type { Graph, Param } from '../ir/types.js';
+import { roundToHalf } from './half.js';
+import type { ParamSource } from './param-source.js';
+import { RandomStream } from './random.js';
+import type { Tensor } from './tensor.js';
+import { allocate, size } from './tensor.js';
+
+/** One parameter's initial value: normal(0, std) from the stream named after it, zeros or ones. */
+export function initParam(param: Param, seed: number, symbols: ReadonlyMap<string, number> = new Map()): Tensor {
+  let shape: number[];
+  try {
+    shape = param.value.type.shape.map((d) => evalDim(d, symbols));
+  } catch (e) {
+    throw new PtmError(diag.input_mismatch(param.loc, `cannot initialize '${param.name}': ${(e as Error).message}`));
+  }
+  const dtype = param.value.type.dtype;
+  const data = allocate(dtype, size(shape));
+  const init = param.init;
+  if (init.kind === 'ones') data.fill(1);
+  else if (init.kind === 'normal') new RandomStream(seed, param.name).normals(data.length, data as Float32Array, init.std);
+  if (dtype === 'f16' || dtype === 'bf16') roundToHalf(data as Float32Array, dtype);
+  return { dtype, shape, data };
+}
+
+/** Every parameter of the graph, materialized now (f32 storage for f32/f16/bf16). */
+export function initParams(graph: Graph, seed: number, symbols?: ReadonlyMap<string, number>): Map<string, Tensor> {
+  return new Map(graph.params.map((p) => [p.name, initParam(p, seed, symbols)]));
+}
+
+/** The same values as initParams, generated on each `get`, so a run holds only the tensors in use. */
+export function lazyInitParams(graph: Graph, seed: number, symbols?: ReadonlyMap<string, number>): ParamSource {
+  const byName = new Map(graph.params.map((p) => [p.name, p]));
+  return {
+    label: `seeded init (seed ${seed})`,
+    get: (name) => {
+      const p = byName.get(name);
+      return p && initParam(p, seed, symbols);
+    },
+    keys: () => byName.keys(),
+  };
+}

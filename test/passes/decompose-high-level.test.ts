@@ -1,0 +1,136 @@
+// decompose-high-level keeps the cpu reference numbers (f64, 1e-12), leaves no high-level op behind,
+// and gives a graph the verifier accepts, for each high-level op and every attention mask form.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Graph, MaskExpr, MaskVar } from '../../src/ir/index.js';
+import { GraphBuilder, maskBin, maskConst, maskNot, maskRead, maskVar, opSpec } from '../../src/ir/index.js';
+import { verifyGraph } from '../../src/ir/verify.js';
+import { isPtmError } from '../../src/diagnostics/index.js';
+import type { Tensor } from '../../src/runtime/index.js';
+import { initParams, runGraph } from '../../src/runtime/index.js';
+import { decomposeHighLevel } from '../../src/passes/decompose-high-level.js';
+import { MASKS, attentionGraph, attentionInputs, normalTensor } from './attention-cases.js';
+
+const TOLERANCE = 1e-12;
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  expect(b.shape).toEqual(a.shape);
+  let worst = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const d = Math.abs(a.data[i]! - b.data[i]!);
+    // NaN anywhere is a failure, not a zero difference
+    worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
+  }
+  return worst;
+}
+
+/** Decomposes `graph`, checks its structure, and compares both graphs on each set of inputs. */
+function checkDecomposition(graph: Graph, inputSets: Record<string, Tensor>[]): Graph {
+  const decomposed = decomposeHighLevel.run(graph, {}, {});
+  expect(verifyGraph(decomposed)).toEqual([]);
+  expect(decomposed.ops.filter((op) => opSpec(op.op)?.level !== 'primitive').map((op) => op.op)).toEqual([]);
+  expect(decomposed.inputs).toEqual(graph.inputs);
+  expect(decomposed.params).toEqual(graph.params);
+  expect(decomposed.outputs).toEqual(graph.outputs);
+  const params = initParams(graph, 7);
+  for (const inputs of inputSets) {
+    const want = runGraph(graph, { inputs, params, precision: 'f64' }).outputs;
+    const got = runGraph(decomposed, { inputs, params, precision: 'f64' }).outputs;
+    for (const [name, t] of want) expect(maxAbsDiff(t, got.get(name)!), name).toBeLessThanOrEqual(TOLERANCE);
+  }
+  return decomposed;
+}
+
+describe('decompose-high-level: elementwise and normalization ops', () => {
+  const loc = { file: 'model.ptm', line: 3, col: 5, offset: 40, end: 52 };
+  const build = (make: (g: GraphBuilder, x: ReturnType<GraphBuilder['input']>) => void): Graph => {
+    const g = new GraphBuilder('ops');
+    g.symbol('batch');
+    make(g, g.input('x', { dtype: 'f32', shape: ['batch', 3, 6] }));
+    return g.finish();
+  };
+  const inputs = [{ x: normalTensor([2, 3, 6], 1) }, { x: normalTensor([1, 3, 6], 2) }];
+  const cases: [string, (g: GraphBuilder, x: ReturnType<GraphBuilder['input']>) => void][] = [
+    ['softmax over the last axis and a middle axis', (g, x) => {
+      g.output('last', g.op('softmax', [x], { axis: -1 }, loc));
+      g.output('middle', g.op('softmax', [x], { axis: 1 }, loc));
+    }],
+    ['layer_norm', (g, x) => {
+      const w = g.param('ln.weight', { dtype: 'f32', shape: [6] }, { kind: 'normal', std: 1 });
+      const bias = g.param('ln.bias', { dtype: 'f32', shape: [6] }, { kind: 'normal', std: 1 });
+      g.output('y', g.op('layer_norm', [x, w, bias], { eps: 1e-5 }, loc));
+    }],
+    ['rms_norm', (g, x) => {
+      const w = g.param('norm.weight', { dtype: 'f32', shape: [6] }, { kind: 'normal', std: 1 });
+      g.output('y', g.op('rms_norm', [x, w], { eps: 1e-6 }, loc));
+    }],
+    ['gelu', (g, x) => g.output('y', g.op('gelu', [g.op('mul', [x, g.op('constant', [], { value: 3, dtype: 'f32' })])], {}, loc))],
+    ['gelu_tanh', (g, x) => g.output('y', g.op('gelu_tanh', [g.op('mul', [x, g.op('constant', [], { value: 3, dtype: 'f32' })])], {}, loc))],
+    ['silu', (g, x) => g.output('y', g.op('silu', [x], {}, loc))],
+  ];
+  it.each(cases)('%s', (_, make) => {
+    const graph = build(make);
+    const decomposed = checkDecomposition(graph, inputs);
+    // Every op of an expansion points back at the op it replaced.
+    const kept = new Set(graph.ops.filter((op) => opSpec(op.op)?.level === 'primitive').map((op) => op.result.id));
+    for (const op of decomposed.ops) if (!kept.has(op.result.id)) expect(op.loc).toEqual(loc);
+  });
+});
+
+describe('decompose-high-level: attention masks', () => {
+  it.each(MASKS)('$name', ({ mask }) => {
+    checkDecomposition(attentionGraph(mask), [attentionInputs(3, 5, 11), attentionInputs(2, 7, 12), attentionInputs(1, 1, 13)]);
+  });
+
+  it('gives 0 for a row with no visible key', () => {
+    const graph = attentionGraph(MASKS.find((m) => m.name === 'fully masked rows')!.mask);
+    const y = runGraph(decomposeHighLevel.run(graph, {}, {}), { inputs: attentionInputs(2, 4, 3), params: initParams(graph, 7), precision: 'f64' }).outputs.get('y')!;
+    // batch 1 has n = 0 and query 0 never sees a key: those rows are all zeros, not NaN
+    for (const [batch, query] of [[0, 0], [1, 0], [1, 2]] as const) {
+      const row = Array.from(y.data.subarray((batch * 4 + query) * 8, (batch * 4 + query + 1) * 8));
+      expect(row).toEqual(new Array(8).fill(0));
+    }
+  });
+
+  it('rejects a computed index into a tensor with a symbolic trailing dimension, naming the op', () => {
+    const graph = attentionGraph(maskRead(5, [maskVar('b'), maskBin('-', maskVar('k'), maskConst(0))]));
+    let error: unknown;
+    try {
+      decomposeHighLevel.run(graph, {}, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(isPtmError(error)).toBe(true);
+    if (isPtmError(error)) expect(error.diagnostics[0]!.code).toBe('export_unsupported');
+  });
+});
+
+// Random masks over (b, h, q, k), integer constants in -3..3 and reads of the rank tensor.
+const VARS: MaskVar[] = ['b', 'h', 'q', 'k'];
+const intExpr: fc.Memo<MaskExpr> = fc.memo((depth) =>
+  depth <= 1
+    ? fc.oneof(fc.constantFrom(...VARS).map(maskVar), fc.integer({ min: -3, max: 3 }).map(maskConst))
+    : fc.oneof(
+      intExpr(1),
+      fc.tuple(fc.constantFrom('+', '-', '*', '/', '%') as fc.Arbitrary<'+' | '-' | '*' | '/' | '%'>, intExpr(depth - 1), intExpr(depth - 1)).map(([op, l, r]) => maskBin(op, l, r)),
+      fc.constantFrom('q', 'k').map((v) => maskRead(5, [maskVar('b'), maskVar(v as MaskVar)])),
+    ));
+const boolExpr: fc.Memo<MaskExpr> = fc.memo((depth) =>
+  fc.oneof(
+    fc.tuple(fc.constantFrom('<', '<=', '>', '>=', '==', '!=') as fc.Arbitrary<'<' | '<=' | '>' | '>=' | '==' | '!='>, intExpr(2), intExpr(2)).map(([op, l, r]) => maskBin(op, l, r)),
+    ...(depth > 1
+      ? [
+        fc.tuple(fc.constantFrom('&', '|') as fc.Arbitrary<'&' | '|'>, boolExpr(depth - 1), boolExpr(depth - 1)).map(([op, l, r]) => maskBin(op, l, r)),
+        boolExpr(depth - 1).map(maskNot),
+      ]
+      : []),
+  ));
+
+describe('decompose-high-level: random masks', () => {
+  it('matches the cpu attention kernel on random predicates', () => {
+    const inputs = attentionInputs(2, 4, 5);
+    fc.assert(fc.property(boolExpr(3), (mask) => {
+      checkDecomposition(attentionGraph(mask), [inputs]);
+    }), { numRuns: 60, seed: 20240601 });
+  });
+});
