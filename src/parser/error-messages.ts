@@ -22,6 +22,9 @@ const NO_VIABLE: Record<string, string> = {
   'a statement': "a statement ('name = ...' or 'return ...')",
 };
 
+/** Rules whose `)` or `]` closes a comma-separated list: a missing closer may be a missing comma. */
+const COMMA_LISTS: ReadonlySet<string> = new Set(['suffix', 'list', 'tensorType', 'blockDecl', 'maskLambda']);
+
 const CLOSES: ReadonlyMap<TokenType, TokenType> = new Map([
   [T.RBrace, T.LBrace],
   [T.RParen, T.LParen],
@@ -53,8 +56,10 @@ class ErrorMessages implements IParserErrorMessageProvider {
       if (expected === T.RBrace && ruleName === 'model') what = `a model item or ${what}`;
       if (expected === T.RBrace && ruleName === 'blockDecl') what = `a statement or ${what}`;
       if (expected === T.RBrace && ruleName === 'configBlock') what = `'name = value' or ${what}`;
+      if (expected !== T.RBrace && COMMA_LISTS.has(ruleName)) what = `',' or ${what}`;
       let hint = '';
       if (actual.tokenType === T.Return && ruleName === 'model') hint = " ('return' is only allowed inside a block)";
+      if (actual.tokenType === T.Comma && ruleName === 'configBlock') hint = ' (config entries are not separated by commas)';
       return `expected ${what}${context}${found}${hint}`;
     }
     if (expected === T.Identifier) {

@@ -2,6 +2,7 @@
 // characters, unterminated strings and unterminated comments. Never throws on any input.
 import { Lexer, type IToken } from 'chevrotain';
 import { diag, type Diagnostic, type Span } from '../diagnostics/index.js';
+import { scanSource } from './scan-source.js';
 import { allTokens, UnterminatedComment, UnterminatedString } from './tokens.js';
 
 const lexer = new Lexer(allTokens, {
@@ -11,8 +12,12 @@ const lexer = new Lexer(allTokens, {
 });
 
 export interface LexResult {
+  /** The tokens before the first problem (see `diagnostics` and `tooDeep`): all of them if none. */
   tokens: IToken[];
+  /** Lexical errors, in source order. */
   diagnostics: Diagnostic[];
+  /** Brackets nested deeper than `maxDepth`, found before any lexical error. */
+  tooDeep?: Diagnostic;
 }
 
 /** The span of a real (not recovery-inserted) token. */
@@ -26,28 +31,32 @@ export function tokenSpan(token: IToken, file: string): Span {
   };
 }
 
-/** Lexes `source`; at most `maxDiagnostics` diagnostics are reported (a binary file yields thousands). */
-export function lex(source: string, file: string, maxDiagnostics = 20): LexResult {
-  const result = lexer.tokenize(source);
+/**
+ * Lexes `source`. Only the text before the first lexical error (or the first bracket nested deeper
+ * than `maxDepth`) is tokenized: past it, tokens would only feed the parser noise.
+ */
+export function lex(source: string, file: string, maxDepth: number): LexResult {
+  const scan = scanSource(source, file, maxDepth);
+  const result = lexer.tokenize(scan.cleanEnd < source.length ? source.slice(0, scan.cleanEnd) : source);
   const tokens: IToken[] = [];
-  const diagnostics: Diagnostic[] = [];
+  const diagnostics = [...scan.diagnostics];
+  // The scan reports these first; the lexer's own reports are a safety net should the two disagree.
+  const known = new Set(diagnostics.map((d) => d.span.offset));
+  const add = (d: Diagnostic): void => {
+    if (!known.has(d.span.offset)) diagnostics.push(d);
+  };
   for (const token of result.tokens) {
     const type = token.tokenType;
-    if (type === UnterminatedString) {
-      diagnostics.push(diag.unterminated_string(tokenSpan(token, file)));
-    } else if (type === UnterminatedComment) {
-      const span = tokenSpan(token, file);
-      diagnostics.push(diag.unterminated_comment({ ...span, end: span.offset + 2 }));
-    } else {
-      tokens.push(token);
-    }
+    if (type === UnterminatedString) add(diag.unterminated_string(tokenSpan(token, file)));
+    else if (type === UnterminatedComment) add(diag.unterminated_comment({ ...tokenSpan(token, file), end: token.startOffset + 2 }));
+    else tokens.push(token);
   }
-  // chevrotain reports each run of characters it cannot lex as one error: point at the first one.
   for (const e of result.errors) {
     const char = String.fromCodePoint(source.codePointAt(e.offset) ?? 0xfffd);
-    const span: Span = { file, line: e.line ?? 0, col: e.column ?? 0, offset: e.offset, end: e.offset + char.length };
-    diagnostics.push(diag.unexpected_character(span, char));
+    add(diag.unexpected_character({ file, line: e.line ?? 0, col: e.column ?? 0, offset: e.offset, end: e.offset + char.length }, char));
   }
   diagnostics.sort((a, b) => a.span.offset - b.span.offset);
-  return { tokens, diagnostics: diagnostics.slice(0, maxDiagnostics) };
+  const firstError = diagnostics[0]?.span.offset ?? Infinity;
+  const clean = firstError === Infinity ? tokens : tokens.filter((t) => t.startOffset < firstError);
+  return scan.tooDeep ? { tokens: clean, diagnostics, tooDeep: scan.tooDeep } : { tokens: clean, diagnostics };
 }

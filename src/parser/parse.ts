@@ -8,7 +8,7 @@ import { buildAst } from './cst-to-ast.js';
 import type { FileCstNode } from './cst-types.js';
 import { errorMessages } from './error-messages.js';
 import { lex } from './lexer.js';
-import { ptmParser } from './parser.js';
+import { ptmParser, TooManyErrors } from './parser.js';
 
 export interface ParseResult {
   /** The tree. Complete when `diagnostics` is empty; otherwise a best effort that omits broken items. */
@@ -29,6 +29,10 @@ const ECHO_DISTANCE = 3;
 export function parse(source: string, file = '<input>'): ParseResult {
   const fileSpan: Span = { file, line: 1, col: 1, offset: 0, end: source.length };
   const emptyAst: SourceFile = { file, models: [], plans: [], span: fileSpan };
+  // chevrotain signals each syntax error with an Error; their stack traces are never read here and
+  // would make a long run of garbage slow to get through.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     return parseTokens(source, file, emptyAst);
   } catch (e) {
@@ -39,29 +43,35 @@ export function parse(source: string, file = '<input>'): ParseResult {
     const message = e instanceof Error ? e.message : String(e);
     return { ast: emptyAst, diagnostics: [diag.internal_error({ ...fileSpan, end: 0 }, `parser: ${message}`)] };
   } finally {
+    Error.stackTraceLimit = stackTraceLimit;
     ptmParser.input = [];
     errorMessages.begin([]);
   }
 }
 
 function parseTokens(source: string, file: string, emptyAst: SourceFile): ParseResult {
-  const lexed = lex(source, file);
-  if (lexed.tokens.length === 0 && lexed.diagnostics.length === 0) {
+  // Tokens stop at the first lexical error: past it the parser would only report echoes of it.
+  const { tokens, diagnostics: lexical, tooDeep: bracketsTooDeep } = lex(source, file, MAX_NESTING);
+  if (tokens.length === 0 && lexical.length === 0 && !bracketsTooDeep) {
     return { ast: emptyAst, diagnostics: [diag.empty_source({ file, line: 1, col: 1, offset: 0, end: 0 })] };
   }
-  // Characters the lexer dropped would confuse the parser from there on (and a binary file is all
-  // noise): parse only the tokens before the first lexical error.
-  const firstLexical = lexed.diagnostics[0]?.span.offset ?? Infinity;
-  const tokens = firstLexical === Infinity ? lexed.tokens : lexed.tokens.filter((t) => t.startOffset < firstLexical);
-  const tooDeep = checkNesting(tokens, file);
-  if (tooDeep) return { ast: emptyAst, diagnostics: sortByPosition([...lexed.diagnostics, tooDeep]) };
+  const tooDeep = checkNesting(tokens, file) ?? bracketsTooDeep;
+  if (tooDeep) return { ast: emptyAst, diagnostics: sortByPosition([...lexical, tooDeep]) };
 
   errorMessages.begin(tokens);
   ptmParser.input = tokens;
-  const cst = ptmParser.file() as FileCstNode;
+  ptmParser.savedErrors = 0;
+  let cst: FileCstNode | undefined;
+  try {
+    cst = ptmParser.file() as FileCstNode;
+  } catch (e) {
+    if (!(e instanceof TooManyErrors)) throw e;
+  }
+  const firstLexical = lexical[0]?.span.offset ?? Infinity;
   const syntax = syntaxDiagnostics(ptmParser.errors, tokens, file, firstLexical);
-  const built = buildAst(cst, file, source);
-  const diagnostics = sortByPosition([...lexed.diagnostics, ...syntax, ...built.diagnostics]);
+  // With too many errors there is no tree, and no use for one.
+  const built = cst ? buildAst(cst, file, source) : { ast: emptyAst, diagnostics: [], dropped: 0 };
+  const diagnostics = sortByPosition([...lexical, ...syntax, ...built.diagnostics]);
   if (built.dropped > 0 && diagnostics.length === 0) {
     diagnostics.push(diag.internal_error(emptyAst.span, 'the parser dropped an incomplete item without reporting why'));
   }
@@ -75,7 +85,8 @@ function syntaxDiagnostics(errors: IRecognitionException[], tokens: IToken[], fi
   const indexed = errors.map((error) => ({ error, index: errorMessages.indexOf(error.token) }));
   indexed.sort((a, b) => a.index - b.index);
   for (const { error, index } of indexed) {
-    const offset = Number.isNaN(error.token.startOffset) ? Infinity : error.token.startOffset;
+    // The end of the file lies after any lexical error.
+    const offset = Number.isNaN(error.token.startOffset) ? Number.MAX_SAFE_INTEGER : error.token.startOffset;
     if (offset >= stopOffset) break;
     if (index <= lastIndex + ECHO_DISTANCE && out.length > 0) continue;
     lastIndex = index;

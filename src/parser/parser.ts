@@ -1,14 +1,55 @@
 // The .ptm grammar (dsl/REFERENCE.md §12) as a chevrotain CST parser with error recovery.
 // Rules are class properties, so a misspelled rule is a compile error; each cites its section.
 // Built once (self-analysis is slow) and reused: `ptmParser.input = tokens; ptmParser.file()`.
-import { CstParser } from 'chevrotain';
+import { CstParser, type IRecognitionException, type TokenType } from 'chevrotain';
 import { errorMessages } from './error-messages.js';
 import * as T from './tokens.js';
 
 /** The description of a failed operand, in messages (see error-messages.ts). */
 export const EXPRESSION_EXPECTED = 'an expression';
 
+/** Raw chevrotain errors after which a parse stops (parse.ts reports at most 20, echoes removed). */
+export const MAX_PARSE_ERRORS = 100;
+
+/** Thrown out of a parse that has reached MAX_PARSE_ERRORS. */
+export class TooManyErrors extends Error {
+  override name = 'TooManyErrors';
+}
+
+/** chevrotain internals this parser refines (not in its public types). */
+interface RecoveryInternals {
+  SAVE_ERROR(e: IRecognitionException): IRecognitionException;
+  canRecoverWithSingleTokenDeletion(expected: TokenType): boolean;
+}
+const base = CstParser.prototype as unknown as RecoveryInternals;
+
+/** Keywords that begin a declaration or statement: recovery must not delete them as stray tokens. */
+const STARTS_ITEM: ReadonlySet<TokenType> = new Set([T.Model, T.Plan, T.Config, T.Input, T.Memory, T.Block, T.Output, T.Return]);
+
 export class PtmParser extends CstParser {
+  /** Errors saved by the current parse; parse.ts resets it before each parse. */
+  savedErrors = 0;
+
+  /**
+   * chevrotain's hook for each syntax error. Recovery through a long run of garbage is slow and
+   * finds only echoes, so the parse stops at MAX_PARSE_ERRORS (TooManyErrors escapes chevrotain,
+   * which only catches its own recognition exceptions).
+   */
+  SAVE_ERROR(error: IRecognitionException): IRecognitionException {
+    const saved = base.SAVE_ERROR.call(this, error);
+    if (++this.savedErrors >= MAX_PARSE_ERRORS) throw new TooManyErrors();
+    return saved;
+  }
+
+  /**
+   * Single-token deletion (chevrotain's in-rule recovery) would treat `output` in
+   * `h = repeat(n)⏎output y = h` as a stray token and read `y` as the block name; the errors that
+   * follow from that are noise. Keep declarations whole instead.
+   */
+  canRecoverWithSingleTokenDeletion(expected: TokenType): boolean {
+    return !STARTS_ITEM.has(this.LA(1).tokenType) && base.canRecoverWithSingleTokenDeletion.call(this, expected);
+  }
+
   constructor() {
     super(T.parserTokens, {
       recoveryEnabled: true,

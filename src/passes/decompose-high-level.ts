@@ -8,7 +8,7 @@ import type { Dim } from '../ir/dim.js';
 import { dimEq, dimProduct, shapeToString } from '../ir/dim.js';
 import type { MaskExpr, MaskVar } from '../ir/mask.js';
 import { isTrue, MASK_VARS } from '../ir/mask.js';
-import { inferType, opSpec } from '../ir/ops.js';
+import { inferType, opSpec, ShapeError } from '../ir/ops.js';
 import type { Attrs, DType, Graph, Op, Value } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import type { Pass } from './pass.js';
@@ -98,6 +98,7 @@ function geluTanh(e: Emitter, x: Value): Value {
  */
 class MaskLowering {
   private readonly vars = new Map<MaskVar, Value>();
+  private readonly iotas = new Map<Dim, Value>();
 
   constructor(private readonly e: Emitter, private readonly operands: Value[], private readonly sizes: Record<MaskVar, Dim>) {}
 
@@ -125,9 +126,13 @@ class MaskLowering {
   private variable(name: MaskVar): Value {
     let v = this.vars.get(name);
     if (!v) {
+      const length = this.sizes[name];
       const shape: Dim[] = [1, 1, 1, 1];
-      shape[MASK_VARS.indexOf(name)] = this.sizes[name];
-      v = this.e.emit('reshape', [this.e.emit('iota', [], { length: this.sizes[name], dtype: 'i32' })], { shape });
+      shape[MASK_VARS.indexOf(name)] = length;
+      // q and k usually share a length (self-attention): one iota serves both.
+      let iota = this.iotas.get(length);
+      if (!iota) this.iotas.set(length, (iota = this.e.emit('iota', [], { length, dtype: 'i32' })));
+      v = this.e.emit('reshape', [iota], { shape });
       this.vars.set(name, v);
     }
     return v;
@@ -268,7 +273,7 @@ export const decomposeHighLevel: Pass = {
     const use = (v: Value): Value => renamed.get(v.id) ?? v;
     for (const op of graph.ops) {
       const spec = opSpec(op.op);
-      if (!spec) throw new PtmError(diag.internal_error(op.loc, `unknown op '${op.op}'`));
+      if (!spec) throw new PtmError(diag.ir_invalid(op.loc, `unknown op '${op.op}'`));
       const operands = op.operands.map(use);
       if (spec.level === 'primitive') {
         ops.push({ ...op, operands });
@@ -277,7 +282,14 @@ export const decomposeHighLevel: Pass = {
       const rewrite = REWRITES[op.op];
       if (!rewrite) throw new PtmError(diag.internal_error(op.loc, `no decomposition for the high-level op '${op.op}'`));
       const e = new Emitter(ops, usedIds, counter, op.loc);
-      const value = rewrite(e, operands, op.attrs);
+      let value: Value;
+      try {
+        value = rewrite(e, operands, op.attrs);
+      } catch (error) {
+        // e.g. a mask tensor whose shape does not broadcast against the scores
+        if (error instanceof ShapeError) throw new PtmError(diag.export_unsupported(op.loc, `cannot decompose ${op.op}: ${error.message}`));
+        throw error;
+      }
       const last = ops[ops.length - 1];
       if (!last || last.result !== value || !sameType(value, op.result)) {
         throw new PtmError(diag.internal_error(op.loc, `the decomposition of '${op.op}' does not end in a value of type ${op.result.type.dtype}${shapeToString(op.result.type.shape)}`));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Graph, MaskExpr, MaskVar } from '../../src/ir/index.js';
-import { GraphBuilder, maskBin, maskConst, maskNot, maskRead, maskVar, opSpec } from '../../src/ir/index.js';
+import { GraphBuilder, maskBin, maskConst, maskNot, maskRead, maskVar, opSpec, printGraph, readGraph } from '../../src/ir/index.js';
 import { verifyGraph } from '../../src/ir/verify.js';
 import { isPtmError } from '../../src/diagnostics/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
@@ -32,6 +32,8 @@ function checkDecomposition(graph: Graph, inputSets: Record<string, Tensor>[]): 
   expect(decomposed.inputs).toEqual(graph.inputs);
   expect(decomposed.params).toEqual(graph.params);
   expect(decomposed.outputs).toEqual(graph.outputs);
+  const text = printGraph(decomposed);
+  expect(printGraph(readGraph(text))).toBe(text);
   const params = initParams(graph, 7);
   for (const inputs of inputSets) {
     const want = runGraph(graph, { inputs, params, precision: 'f64' }).outputs;
@@ -74,6 +76,27 @@ describe('decompose-high-level: elementwise and normalization ops', () => {
     // Every op of an expansion points back at the op it replaced.
     const kept = new Set(graph.ops.filter((op) => opSpec(op.op)?.level === 'primitive').map((op) => op.result.id));
     for (const op of decomposed.ops) if (!kept.has(op.result.id)) expect(op.loc).toEqual(loc);
+  });
+});
+
+describe('decompose-high-level: printed output', () => {
+  it('expands softmax into max-subtract, exp, sum and div at the softmax line', () => {
+    const g = new GraphBuilder('sm');
+    g.symbol('batch');
+    const x = g.input('x', { dtype: 'f32', shape: ['batch', 4] });
+    g.output('y', g.op('softmax', [x], { axis: -1 }, { file: 'm.ptm', line: 2, col: 3, offset: 20, end: 30 }));
+    expect(printGraph(decomposeHighLevel.run(g.finish(), {}, {}))).toBe([
+      'graph sm [batch] {',
+      '  input %x: f32[batch, 4]',
+      '  %1: f32[batch, 1] = reduce_max(%x) {axes = [-1], keepdims = true} loc("m.ptm":2:3)',
+      '  %2: f32[batch, 4] = sub(%x, %1) loc("m.ptm":2:3)',
+      '  %3: f32[batch, 4] = exp(%2) loc("m.ptm":2:3)',
+      '  %4: f32[batch, 1] = reduce_sum(%3) {axes = [-1], keepdims = true} loc("m.ptm":2:3)',
+      '  %0: f32[batch, 4] = div(%3, %4) loc("m.ptm":2:3)',
+      '  output y = %0',
+      '}',
+      '',
+    ].join('\n'));
   });
 });
 

@@ -4,6 +4,7 @@
 import type { onnx } from 'onnx-proto';
 import { diag } from '../../diagnostics/catalogue.js';
 import { PtmError } from '../../diagnostics/diagnostic.js';
+import type { Span } from '../../diagnostics/span.js';
 import { noSpan } from '../../diagnostics/span.js';
 import { evalDim, isSymbolName, shapeToString } from '../../ir/dim.js';
 import type { DType, Graph, Output, Value } from '../../ir/types.js';
@@ -30,7 +31,7 @@ export interface OnnxExportOptions {
   externalDataPath?: string;
 }
 
-/** The side file of an exported model: `size` bytes, each weight at its offset, zeros between. */
+/** The side file of an exported model: `size` bytes, each weight at its offset, zeros between; chunks may share memory with the weights given to exportOnnx. */
 export interface ExternalData {
   location: string;
   size: number;
@@ -57,32 +58,7 @@ export function exportOnnx(graph: Graph, params: ReadonlyMap<string, WeightTenso
   if (irVersion === undefined) throw new PtmError(diag.export_unsupported(noSpan(graph.name), `opset ${opset} is not supported; use 17 to 21`));
   const g = decomposeHighLevel.run(graph, {}, {});
 
-  const names = new Map<string, string>();
-  const taken = new Set<string>();
-  const claim = (v: Value, name: string, what: { loc: Output['loc'] }): void => {
-    if (taken.has(name)) throw new PtmError(diag.export_unsupported(what.loc, `the ONNX name '${name}' is used twice`));
-    taken.add(name);
-    names.set(v.id, name);
-  };
-  g.inputs.forEach((i) => claim(i.value, i.name, i));
-  g.params.forEach((p) => claim(p.value, p.name, p));
-  // An output produced by an op names that op's result; any other output becomes an Identity.
-  const identities: Output[] = [];
-  const produced = new Set(g.ops.map((o) => o.result.id));
-  for (const o of g.outputs) {
-    if (produced.has(o.value.id) && !names.has(o.value.id)) claim(o.value, o.name, o);
-    else identities.push(o);
-  }
-  for (const o of identities) {
-    if (taken.has(o.name)) throw new PtmError(diag.export_unsupported(o.loc, `the output name '${o.name}' is also the name of an input, parameter or other output`));
-    taken.add(o.name);
-  }
-  for (const op of g.ops) {
-    if (names.has(op.result.id)) continue;
-    let name = op.result.id.replace(/^%/, '');
-    for (let n = 1; taken.has(name); n++) name = `${op.result.id.replace(/^%/, '')}_${n}`;
-    claim(op.result, name, op);
-  }
+  const { names, taken, identities } = valueNames(g);
 
   const nodes = new OnnxNodes(taken, symbolSources(g));
   for (const op of g.ops) {
@@ -111,6 +87,40 @@ export function exportOnnx(graph: Graph, params: ReadonlyMap<string, WeightTenso
   };
   const bytes = proto.ModelProto.encode(model).finish();
   return externalData ? { model: bytes, externalData } : { model: bytes };
+}
+
+/**
+ * ONNX names for every value: inputs, params and outputs keep theirs, other op results are named
+ * after their id (`%12` -> `12`). An output that is not an op result of its own needs an Identity.
+ */
+function valueNames(g: Graph): { names: Map<string, string>; taken: Set<string>; identities: Output[] } {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  const claim = (v: Value, name: string, loc: Span): void => {
+    if (taken.has(name)) throw new PtmError(diag.export_unsupported(loc, `the ONNX name '${name}' is used twice`));
+    taken.add(name);
+    names.set(v.id, name);
+  };
+  g.inputs.forEach((i) => claim(i.value, i.name, i.loc));
+  g.params.forEach((p) => claim(p.value, p.name, p.loc));
+  const identities: Output[] = [];
+  const produced = new Set(g.ops.map((o) => o.result.id));
+  for (const o of g.outputs) {
+    if (produced.has(o.value.id) && !names.has(o.value.id)) claim(o.value, o.name, o.loc);
+    else identities.push(o);
+  }
+  for (const o of identities) {
+    if (taken.has(o.name)) throw new PtmError(diag.export_unsupported(o.loc, `the output name '${o.name}' is also the name of an input, parameter or other output`));
+    taken.add(o.name);
+  }
+  for (const op of g.ops) {
+    if (names.has(op.result.id)) continue;
+    const base = op.result.id.replace(/^%/, '');
+    let name = base;
+    for (let n = 1; taken.has(name); n++) name = `${base}_${n}`;
+    claim(op.result, name, op.loc);
+  }
+  return { names, taken, identities };
 }
 
 /** The first whole-dimension occurrence of each symbol among the graph inputs. */

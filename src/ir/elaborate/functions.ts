@@ -166,6 +166,21 @@ function truthy(read: MaskExpr, t: Value): MaskExpr {
   return t.type.dtype === 'bool' ? read : maskBin('!=', read, maskConst(0));
 }
 
+/** Constructs of DSL.md that the language reserves but does not support yet (REFERENCE.md §9). */
+export const NOT_YET: Record<string, string> = {
+  sinusoidal: 'sinusoidal positions', rotary: 'rotary positions', t5_bias: "T5's relative position bias",
+  xl_relative: "Transformer-XL's relative positions", MoE: 'mixture-of-experts layers (MoE)',
+  window: 'the window(w) mask', global: 'the global(is_global) mask', strided: 'the strided(s) mask',
+  random_blocks: 'the random_blocks mask', same_segment: 'the same_segment(seg) mask',
+  elu_plus_one: 'linear attention kernels', favor: 'linear attention kernels (FAVOR+)',
+};
+
+/** Attention arguments of DSL.md that are reserved for later. */
+export const ATTENTION_NOT_YET: Record<string, string> = {
+  memory: 'attention over segment memory (memory:)', kernel: 'linear attention kernels (kernel:)',
+  project_kv: 'low-rank key/value projection (project_kv:)', position: 'position terms in attention (position:)',
+};
+
 /** Masks that take no arguments. */
 export const NAMED_MASKS: Record<string, (span: Span) => MaskValue> = {
   full: (span) => maskValue(maskTrue, [], span),

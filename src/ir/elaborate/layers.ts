@@ -11,7 +11,7 @@ import type { Args } from './args.js';
 import type { Elaborator } from './elaborate.js';
 import type { EValue, MaskValue, ModuleValue } from './values.js';
 import { kindName } from './values.js';
-import { ACTIVATIONS } from './functions.js';
+import { ACTIVATIONS, ATTENTION_NOT_YET } from './functions.js';
 
 type Tensor = EValue & { kind: 'tensor' };
 export type LayerFn = (el: Elaborator, args: Args, nameHint?: string) => EValue;
@@ -140,6 +140,10 @@ function activationOf(v: EValue, span: Span): string {
  * [d, d]; heads split as [B, T, H, Dh] -> [B, H, T, Dh]; one `attention` op; heads merged; o.
  */
 const Attention: LayerFn = (el, args) => {
+  for (const [name, what] of Object.entries(ATTENTION_NOT_YET)) {
+    const given = args.named.get(name);
+    if (given) throw new PtmError(diag.unsupported(given.nameSpan, `${what}, REFERENCE.md §9`));
+  }
   const x = args.tensor(0, 'x');
   const headsArg = args.require(undefined, 'heads');
   const heads = el.positiveDim(headsArg.value, headsArg.span, 'the number of heads');

@@ -12,6 +12,7 @@ import { hasStorage, shapeText, size } from '../tensor.js';
 import { bindInputs } from './bind.js';
 import type { KernelContext } from './kernel.js';
 import { KERNELS } from './kernels.js';
+import { matmulTransposedBKernel } from './matmul.js';
 
 export interface RunOptions {
   /** One tensor per graph input, by input name; dtypes must match exactly. */
@@ -52,8 +53,27 @@ function evalShape(op: Op, symbols: ReadonlyMap<string, number>): number[] {
   });
 }
 
-function runKernel(op: Op, args: Tensor[], ctx: KernelContext): Tensor {
-  const kernel = KERNELS.get(op.op);
+const swapsLastTwo = (perm: number[]): boolean =>
+  perm.length >= 2 && perm.every((p, i) => (i < perm.length - 2 ? p === i : p === (i === perm.length - 1 ? perm.length - 2 : perm.length - 1)));
+
+/**
+ * Transposes of the last two axes read only as the right operand of matmuls (`x @ transpose(wte)`):
+ * the interpreter hands their input to a matmul that takes B transposed instead of copying it.
+ */
+function deferredTransposes(graph: Graph): Set<string> {
+  const uses = new Map<string, { op: Op; index: number }[]>();
+  for (const op of graph.ops) op.operands.forEach((v, index) => uses.set(v.id, [...(uses.get(v.id) ?? []), { op, index }]));
+  const outputs = new Set(graph.outputs.map((o) => o.value.id));
+  const out = new Set<string>();
+  for (const op of graph.ops) {
+    if (op.op !== 'transpose' || !swapsLastTwo(op.attrs.perm as number[]) || outputs.has(op.result.id)) continue;
+    const readers = uses.get(op.result.id) ?? [];
+    if (readers.length > 0 && readers.every((u) => u.op.op === 'matmul' && u.index === 1)) out.add(op.result.id);
+  }
+  return out;
+}
+
+function runKernel(op: Op, args: Tensor[], ctx: KernelContext, kernel = KERNELS.get(op.op)): Tensor {
   if (!kernel) {
     throw new PtmError(OPS.has(op.op) ? diag.internal_error(op.loc, `the cpu backend has no kernel for '${op.op}'`) : diag.ir_invalid(op.loc, `unknown op '${op.op}'`));
   }
@@ -83,6 +103,7 @@ export function runGraph(graph: Graph, options: RunOptions): RunResult {
   const { values: env, symbols } = bindInputs(graph, options.inputs, precision, options.symbols);
   const params = new Map<string, Param>(graph.params.map((p) => [p.value.id, p]));
   const last = lastUses(graph);
+  const deferred = deferredTransposes(graph);
   const lookup = (id: string): Tensor => {
     const found = env.get(id);
     if (found) return found;
@@ -95,7 +116,9 @@ export function runGraph(graph: Graph, options: RunOptions): RunResult {
   graph.ops.forEach((op, i) => {
     const args = op.operands.map((v) => lookup(v.id));
     const ctx: KernelContext = { precision, symbols, outShape: evalShape(op, symbols) };
-    env.set(op.result.id, runKernel(op, args, ctx));
+    if (deferred.has(op.result.id)) env.set(op.result.id, args[0]!); // stays [..., N, K]; see deferredTransposes
+    else if (op.op === 'matmul' && deferred.has(op.operands[1]!.id)) env.set(op.result.id, runKernel(op, args, ctx, matmulTransposedBKernel));
+    else env.set(op.result.id, runKernel(op, args, ctx));
     for (const v of [op.result, ...op.operands]) if (last.get(v.id) === i) env.delete(v.id);
   });
   const outputs = new Map<string, Tensor>();
