@@ -52,6 +52,14 @@ export class GraphBuilder {
     return this.params;
   }
 
+  get opCount(): number {
+    return this.ops.length;
+  }
+
+  hasInput(name: string): boolean {
+    return this.inputs.some((i) => i.name === name);
+  }
+
   finish(): Graph {
     return {
       name: this.name,

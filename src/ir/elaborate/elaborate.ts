@@ -159,7 +159,7 @@ export class Elaborator {
 
   private defineModelName(name: string, span: Span): void {
     const prev = this.modelScope.get(name);
-    if (prev && prev.kind === 'tensor' && this.b.finish().inputs.some((i) => i.name === name)) {
+    if (prev && prev.kind === 'tensor' && this.b.hasInput(name)) {
       throw new PtmError(diag.duplicate_definition(span, name, prev.span));
     }
   }
@@ -204,7 +204,7 @@ export class Elaborator {
 
   /** Emits an op; a type error becomes a diagnostic at `span` with a note on each tensor operand's origin. */
   emit(op: string, operands: Array<EValue & { kind: 'tensor' }>, attrs: Attrs, span: Span): EValue & { kind: 'tensor' } {
-    if (this.b.finish().ops.length > LIMITS.maxOps) throw new PtmError(diag.size_limit(span, 'the number of graph ops', '>' + LIMITS.maxOps, String(LIMITS.maxOps)));
+    if (this.b.opCount > LIMITS.maxOps) throw new PtmError(diag.size_limit(span, 'the number of graph ops', '>' + LIMITS.maxOps, String(LIMITS.maxOps)));
     try {
       const value = this.b.op(op, operands.map((o) => o.value), attrs, span);
       return { kind: 'tensor', value, span };
