@@ -1,22 +1,16 @@
 // Deterministic parameter initialization from a seed. Each tensor depends only on (seed, parameter
 // name, its init spec and shape), never on the order or number of parameters in the graph.
-import { PtmError, diag } from '../diagnostics/index.js';
-import { evalDim } from '../ir/dim.js';
 import type { Graph, Param } from '../ir/types.js';
 import { roundToHalf } from './half.js';
 import type { ParamSource } from './param-source.js';
 import { RandomStream } from './random.js';
+import { concreteShape } from './shapes.js';
 import type { Tensor } from './tensor.js';
 import { allocate, size } from './tensor.js';
 
 /** One parameter's initial value: normal(0, std) from the stream named after it, zeros or ones. */
 export function initParam(param: Param, seed: number, symbols: ReadonlyMap<string, number> = new Map()): Tensor {
-  let shape: number[];
-  try {
-    shape = param.value.type.shape.map((d) => evalDim(d, symbols));
-  } catch (e) {
-    throw new PtmError(diag.input_mismatch(param.loc, `cannot initialize '${param.name}': ${(e as Error).message}`));
-  }
+  const shape = concreteShape(param.value.type.shape, symbols, param.loc, `cannot initialize '${param.name}'`);
   const dtype = param.value.type.dtype;
   const data = allocate(dtype, size(shape));
   const init = param.init;

@@ -8,6 +8,7 @@ import type { DType, Graph, Input, Op } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import { readBytes } from './files.js';
 import { RandomStream } from './random.js';
+import { concreteShape } from './shapes.js';
 import type { Tensor } from './tensor.js';
 import { allocate, size, tensor } from './tensor.js';
 
@@ -92,7 +93,14 @@ function* maskNodes(m: MaskExpr): Generator<MaskExpr> {
 function intBound(graph: Graph, input: Input, symbols: ReadonlyMap<string, number>): number {
   const id = input.value.id;
   const bounds: number[] = [];
-  const dim = (op: Op, operand: number, axis: number): number => evalDim(op.operands[operand]!.type.shape[axis]!, symbols);
+  // NaN when a symbol has no size; such bounds are dropped below.
+  const dim = (op: Op, operand: number, axis: number): number => {
+    try {
+      return evalDim(op.operands[operand]!.type.shape[axis]!, symbols);
+    } catch {
+      return NaN;
+    }
+  };
   for (const op of graph.ops) {
     if (op.op === 'gather' && op.operands[1]!.id === id) {
       bounds.push(dim(op, 0, normalizeAxis(op.attrs.axis as number, op.operands[0]!.type.shape.length)));
@@ -111,7 +119,8 @@ function intBound(graph: Graph, input: Input, symbols: ReadonlyMap<string, numbe
       else if (read) bounds.push(dim(op, 1, 2));
     }
   }
-  if (bounds.length > 0) return Math.max(1, Math.min(...bounds));
+  const known = bounds.filter((b) => !Number.isNaN(b));
+  if (known.length > 0) return Math.max(1, Math.min(...known));
   const sizes = [...symbols.values()].filter((v) => v > 1);
   return sizes.length > 0 ? Math.min(...sizes) : 2;
 }
@@ -125,13 +134,7 @@ export function randomInputs(graph: Graph, seed: number, symbols: ReadonlyMap<st
   const out: Record<string, Tensor> = {};
   for (const input of graph.inputs) {
     const { dtype, shape: dims } = input.value.type;
-    const shape = dims.map((d) => {
-      try {
-        return evalDim(d, symbols);
-      } catch {
-        throw new PtmError(diag.input_mismatch(input.loc, `random inputs: no size for dimension '${d}' of input '${input.name}'; give it with --dim ${d}=N`));
-      }
-    });
+    const shape = concreteShape(dims, symbols, input.loc, `random input '${input.name}' (give sizes with --dim NAME=N)`);
     const n = size(shape);
     const data = allocate(dtype, n);
     const stream = new RandomStream(seed, `input:${input.name}`);

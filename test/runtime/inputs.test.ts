@@ -101,6 +101,6 @@ describe('randomInputs', () => {
   });
 
   test('a symbol without a size is an error naming the input', () => {
-    expect(failure(() => randomInputs(graph(), 1, new Map([['batch', 1]]))).message).toContain("no size for dimension 'seq' of input 'ids'");
+    expect(failure(() => randomInputs(graph(), 1, new Map([['batch', 1]]))).message).toContain("random input 'ids' (give sizes with --dim NAME=N): no size for dimension 'seq'");
   });
 });

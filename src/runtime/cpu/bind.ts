@@ -33,6 +33,9 @@ export function bindInputs(graph: Graph, inputs: Record<string, Tensor>, precisi
     if (!t.shape.every((d) => Number.isInteger(d) && d >= 0) || t.data.length !== size(t.shape)) {
       throw mismatch(input, `input '${input.name}' is malformed: shape ${shapeText(t.shape)} with ${t.data.length} values`);
     }
+    if (declared.dtype === 'i64' && !t.data.every((v) => Number.isSafeInteger(v))) {
+      throw mismatch(input, `input '${input.name}' is i64 but holds a value that is not an integer below 2^53`);
+    }
     if (t.shape.length !== declared.shape.length) {
       throw mismatch(input, `input '${input.name}' has shape ${shapeText(t.shape)} (rank ${t.shape.length}), but the model expects ${shapeToString(declared.shape)} (rank ${declared.shape.length})`);
     }

@@ -1,18 +1,19 @@
 // The cpu reference interpreter of the Graph IR: binds symbols from the inputs, runs every op in
 // order with its kernel, materializes parameters on first use and drops every tensor after its last use.
 import { PtmError, diag, isPtmError } from '../../diagnostics/index.js';
-import { evalDim } from '../../ir/dim.js';
 import { OPS } from '../../ir/ops.js';
 import type { Graph, Op, Param } from '../../ir/types.js';
 import { roundToHalf } from '../half.js';
 import type { ParamSource } from '../param-source.js';
 import { checkParam } from '../param-source.js';
+import { concreteShape } from '../shapes.js';
 import type { Precision, Tensor } from '../tensor.js';
 import { hasStorage, shapeText, size } from '../tensor.js';
 import { bindInputs } from './bind.js';
 import type { KernelContext } from './kernel.js';
 import { KERNELS } from './kernels.js';
 import { matmulTransposedBKernel } from './matmul.js';
+import { swapsLastTwo } from './shape-ops.js';
 
 export interface RunOptions {
   /** One tensor per graph input, by input name; dtypes must match exactly. */
@@ -43,26 +44,19 @@ function lastUses(graph: Graph): Map<string, number> {
   return last;
 }
 
-function evalShape(op: Op, symbols: ReadonlyMap<string, number>): number[] {
-  return op.result.type.shape.map((d) => {
-    try {
-      return evalDim(d, symbols);
-    } catch (e) {
-      throw new PtmError(diag.input_mismatch(op.loc, `${op.op} ${op.result.id}: ${(e as Error).message}; no input shape fixes it`));
-    }
-  });
-}
-
-const swapsLastTwo = (perm: number[]): boolean =>
-  perm.length >= 2 && perm.every((p, i) => (i < perm.length - 2 ? p === i : p === (i === perm.length - 1 ? perm.length - 2 : perm.length - 1)));
-
 /**
  * Transposes of the last two axes read only as the right operand of matmuls (`x @ transpose(wte)`):
  * the interpreter hands their input to a matmul that takes B transposed instead of copying it.
  */
 function deferredTransposes(graph: Graph): Set<string> {
   const uses = new Map<string, { op: Op; index: number }[]>();
-  for (const op of graph.ops) op.operands.forEach((v, index) => uses.set(v.id, [...(uses.get(v.id) ?? []), { op, index }]));
+  for (const op of graph.ops) {
+    op.operands.forEach((v, index) => {
+      const list = uses.get(v.id) ?? [];
+      list.push({ op, index });
+      uses.set(v.id, list);
+    });
+  }
   const outputs = new Set(graph.outputs.map((o) => o.value.id));
   const out = new Set<string>();
   for (const op of graph.ops) {
@@ -115,7 +109,7 @@ export function runGraph(graph: Graph, options: RunOptions): RunResult {
   };
   graph.ops.forEach((op, i) => {
     const args = op.operands.map((v) => lookup(v.id));
-    const ctx: KernelContext = { precision, symbols, outShape: evalShape(op, symbols) };
+    const ctx: KernelContext = { precision, symbols, outShape: concreteShape(op.result.type.shape, symbols, op.loc, `${op.result.id} (${op.op})`) };
     if (deferred.has(op.result.id)) env.set(op.result.id, args[0]!); // stays [..., N, K]; see deferredTransposes
     else if (op.op === 'matmul' && deferred.has(op.operands[1]!.id)) env.set(op.result.id, runKernel(op, args, ctx, matmulTransposedBKernel));
     else env.set(op.result.id, runKernel(op, args, ctx));

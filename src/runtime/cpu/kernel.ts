@@ -1,7 +1,9 @@
 // The contract between the interpreter and the per-op kernels of the cpu reference backend.
 // A kernel reads its operands (never writes them) and returns a fresh tensor, or one sharing storage.
 import { PtmError, diag } from '../../diagnostics/index.js';
+import type { Dim } from '../../ir/dim.js';
 import type { DType, Op } from '../../ir/types.js';
+import { concreteShape } from '../shapes.js';
 import type { Precision, Tensor } from '../tensor.js';
 import { allocate, size } from '../tensor.js';
 
@@ -18,6 +20,11 @@ export type Kernel = (op: Op, args: Tensor[], ctx: KernelContext) => Tensor;
 /** A zero-filled result tensor with the op's result dtype (or `dtype`) and `ctx.outShape` (or `shape`). */
 export function allocResult(op: Op, ctx: KernelContext, dtype: DType = op.result.type.dtype, shape: number[] = ctx.outShape): Tensor {
   return { dtype, shape, data: allocate(dtype, size(shape), ctx.precision) };
+}
+
+/** A dimension-valued attribute (slice bounds, iota length) evaluated with the run's symbols. */
+export function attrDim(op: Op, ctx: KernelContext, name: string): number {
+  return concreteShape([op.attrs[name] as Dim], ctx.symbols, op.loc, `${op.op} ${op.result.id}, attribute '${name}'`)[0]!;
 }
 
 /** A run-time failure that depends on the data (an index out of range), pointing at the op. */

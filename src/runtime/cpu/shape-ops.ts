@@ -1,12 +1,10 @@
 // Data movement: reshape (shares storage), transpose, slice (with step), concat and gather.
 // All copy whole contiguous runs with TypedArray.set where the layout allows.
-import { evalDim } from '../../ir/dim.js';
-import type { Dim } from '../../ir/dim.js';
 import { normalizeAxis } from '../../ir/ops.js';
 import type { TensorData } from '../tensor.js';
 import { shapeText, size, strides } from '../tensor.js';
 import type { Kernel } from './kernel.js';
-import { allocResult, dataError } from './kernel.js';
+import { allocResult, attrDim, dataError } from './kernel.js';
 import { forEachRow } from './strided.js';
 
 /** dst[o..o+n) = src[from..from+n); short runs by hand, since subarray() allocates a view. */
@@ -17,12 +15,18 @@ function copyRun(dst: TensorData, o: number, src: TensorData, from: number, n: n
 
 export const reshapeKernel: Kernel = (_op, [x], ctx) => ({ dtype: x!.dtype, shape: ctx.outShape, data: x!.data });
 
+/** True for [0, 1, ..., n-3, n-1, n-2]: a batch of matrix transposes. */
+export function swapsLastTwo(perm: readonly number[]): boolean {
+  const n = perm.length;
+  return n >= 2 && perm[n - 2] === n - 1 && perm[n - 1] === n - 2 && perm.slice(0, -2).every((p, i) => p === i);
+}
+
 export const transposeKernel: Kernel = (op, [x], ctx) => {
   const perm = op.attrs.perm as number[];
   const out = allocResult(op, ctx);
   const rank = perm.length;
   const src = x!.data, dst = out.data;
-  if (rank >= 2 && perm[rank - 2] === rank - 1 && perm[rank - 1] === rank - 2 && perm.slice(0, -2).every((p, i) => p === i)) {
+  if (swapsLastTwo(perm)) {
     // [..., R, C] -> [..., C, R]: tiled, so both sides stay in cache (the LM head's [V, D] weight).
     const rows = x!.shape[rank - 2]!, cols = x!.shape[rank - 1]!;
     for (let b = 0, base = 0; b < size(x!.shape.slice(0, -2)); b++, base += rows * cols) transpose2d(src, dst, base, rows, cols);
@@ -61,8 +65,8 @@ function around(shape: readonly number[], axis: number): [number, number, number
 
 export const sliceKernel: Kernel = (op, [x], ctx) => {
   const axis = normalizeAxis(op.attrs.axis as number, x!.shape.length);
-  const start = evalDim(op.attrs.start as Dim, ctx.symbols);
-  const end = evalDim(op.attrs.end as Dim, ctx.symbols);
+  const start = attrDim(op, ctx, 'start');
+  const end = attrDim(op, ctx, 'end');
   const step = op.attrs.step as number;
   const [outer, len, inner] = around(x!.shape, axis);
   if (start < 0 || end > len || start > end) {

@@ -1,12 +1,10 @@
 // where (3-way broadcast select), cast, constant and iota. Float → int casts truncate toward zero and
 // saturate (NaN → 0), as WGSL and CUDA's cvt.rzi do; int → int casts wrap; x → bool is x != 0.
-import { evalDim } from '../../ir/dim.js';
-import type { Dim } from '../../ir/dim.js';
 import type { DType } from '../../ir/types.js';
 import { isFloat } from '../../ir/types.js';
 import type { TensorData } from '../tensor.js';
 import type { Kernel } from './kernel.js';
-import { allocResult } from './kernel.js';
+import { allocResult, attrDim } from './kernel.js';
 import { broadcastStrides, forEachRow } from './strided.js';
 
 export const whereKernel: Kernel = (op, [c, a, b], ctx) => {
@@ -54,7 +52,7 @@ export const constantKernel: Kernel = (op, _args, ctx) => {
 
 export const iotaKernel: Kernel = (op, _args, ctx) => {
   const out = allocResult(op, ctx);
-  const n = evalDim(op.attrs.length as Dim, ctx.symbols);
+  const n = attrDim(op, ctx, 'length');
   for (let i = 0; i < n; i++) out.data[i] = i;
   return out;
 };

@@ -1,0 +1,117 @@
+// Fused elementwise expressions: a tree of graph-level elementwise ops over leaves, shared by every
+// template that fuses (elementwise kernels, norm prologues, matmul epilogues). `emitFused` turns one
+// into kernel IR; how a leaf is loaded is the template's business (a callback), since only the
+// template knows its indexing. Math that a target lacks (erf) is built here once, from exp.
+import type { Expr } from '../kernel-ir/types.js';
+import * as k from '../kernel-ir/build.js';
+
+/** Leaves: tensor inputs (indexed by the template), scalar constants, the template's own value. */
+export type FusedLeaf =
+  /** Operand `index` of the fused group, loaded at the element being computed (with broadcasting). */
+  | { kind: 'input'; index: number }
+  /** A scalar constant, f32 or i32 by `dtype`. */
+  | { kind: 'const'; value: number; dtype: 'f32' | 'i32' | 'bool' }
+  /** The value the template computed (a matmul accumulator, a normalized element). */
+  | { kind: 'acc' };
+
+export type FusedExpr =
+  | FusedLeaf
+  /** A graph op name of the elementwise family (add, mul, gelu, where, lt, cast, ...). */
+  | { kind: 'op'; op: string; args: FusedExpr[]; to?: 'f32' | 'i32' | 'bool' };
+
+/** Graph ops an elementwise group may contain. */
+export const FUSABLE_OPS = new Set([
+  'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'neg', 'abs',
+  'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'relu', 'gelu', 'gelu_tanh', 'silu',
+  'and', 'or', 'not', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'cast',
+]);
+
+/**
+ * Kernel IR for `e`. `leaf` loads an input or gives the accumulator; the result is f32, i32 or bool
+ * scalar (or vec4 when the leaves are vec4 and the ops allow it).
+ */
+export function emitFused(e: FusedExpr, leaf: (l: FusedLeaf & { kind: 'input' | 'acc' }) => Expr): Expr {
+  switch (e.kind) {
+    case 'input':
+    case 'acc':
+      return leaf(e);
+    case 'const':
+      return e.dtype === 'f32' ? k.f(e.value) : e.dtype === 'i32' ? k.i(e.value) : k.lit(k.bool, e.value);
+    case 'op': {
+      const a = e.args.map((x) => emitFused(x, leaf));
+      return applyOp(e.op, a, e.to);
+    }
+  }
+}
+
+/** One elementwise graph op in kernel IR. */
+export function applyOp(op: string, a: Expr[], to?: 'f32' | 'i32' | 'bool'): Expr {
+  const [x, y, z] = a as [Expr, Expr, Expr];
+  switch (op) {
+    case 'add': return k.add(x, y);
+    case 'sub': return k.sub(x, y);
+    case 'mul': return k.mul(x, y);
+    case 'div': return k.div(x, y);
+    case 'pow': return k.math('pow', x, y);
+    case 'max': return k.max(x, y);
+    case 'min': return k.min(x, y);
+    case 'neg': return k.neg(x);
+    case 'abs': return k.abs(x);
+    case 'exp': return k.exp(x);
+    case 'log': return k.log(x);
+    case 'sqrt': return k.sqrt(x);
+    case 'rsqrt': return k.rsqrt(x);
+    case 'tanh': return tanh(x);
+    case 'erf': return erf(x);
+    case 'sigmoid': return sigmoid(x);
+    case 'relu': return k.max(x, 0);
+    case 'gelu': return k.mul(k.mul(x, 0.5), k.add(erf(k.mul(x, Math.SQRT1_2)), 1));
+    case 'gelu_tanh': {
+      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      const inner = k.mul(k.add(x, k.mul(k.mul(k.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+      return k.mul(k.mul(x, 0.5), k.add(tanh(inner), 1));
+    }
+    case 'silu': return k.mul(x, sigmoid(x));
+    case 'and': return k.and(x, y);
+    case 'or': return k.or(x, y);
+    case 'not': return k.not(x);
+    case 'eq': return k.eq(x, y);
+    case 'ne': return k.ne(x, y);
+    case 'lt': return k.lt(x, y);
+    case 'le': return k.le(x, y);
+    case 'gt': return k.gt(x, y);
+    case 'ge': return k.ge(x, y);
+    case 'where': return k.select(x, y, z);
+    case 'cast': return k.cast(to === 'i32' ? k.i32 : to === 'bool' ? k.bool : k.f32, x.type.scalar === 'bool' && to === 'f32' ? k.select(x, k.f(1), k.f(0)) : x);
+    default: throw new Error(`kernel IR: '${op}' is not an elementwise op`);
+  }
+}
+
+/** 1 / (1 + exp(-x)), written to stay finite for large |x|. */
+function sigmoid(x: Expr): Expr {
+  return k.div(1, k.add(k.exp(k.neg(x)), 1));
+}
+
+/**
+ * tanh that stays finite: some targets compute tanh(x) as (e^2x - 1)/(e^2x + 1), which is inf/inf
+ * for x > 44; |tanh(x)| rounds to 1 in f32 beyond |x| = 9.01, so clamping there changes nothing.
+ */
+function tanh(x: Expr): Expr {
+  return k.tanh(k.min(k.max(x, -10), 10));
+}
+
+/**
+ * erf(x) with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit, W. H. Press et al., §6.2),
+ * from exp only, so WGSL and CUDA compute the same thing. erf(x) = 1 - erfc(|x|) for x >= 0.
+ */
+export function erf(x: Expr): Expr {
+  const z = k.abs(x);
+  const t = k.div(1, k.add(k.mul(z, 0.5), 1));
+  const coefficients = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+  // Horner: c0 + t (c1 + t (c2 + ...))
+  let poly: Expr = k.f(coefficients[coefficients.length - 1]!);
+  for (let n = coefficients.length - 2; n >= 0; n--) poly = k.add(k.mul(poly, t), coefficients[n]!);
+  const erfc = k.mul(t, k.exp(k.sub(poly, k.mul(z, z))));
+  const positive = k.sub(1, erfc);
+  return k.select(k.ge(x, 0), positive, k.neg(positive));
+}
