@@ -6,6 +6,8 @@ import type { Attrs, DType, TensorType } from './types.js';
 import { DTYPES, isFloat } from './types.js';
 import type { MaskExpr } from './mask.js';
 import { maskOperands } from './mask.js';
+import type { FusedExpr } from './fused.js';
+import { inferFused } from './fused.js';
 
 /** Raised by type inference; elaboration turns it into a diagnostic with both operands' origins. */
 export class ShapeError extends Error {
@@ -14,7 +16,7 @@ export class ShapeError extends Error {
   }
 }
 
-export type AttrKind = 'int' | 'float' | 'bool' | 'dtype' | 'ints' | 'dim' | 'dims' | 'mask';
+export type AttrKind = 'int' | 'float' | 'bool' | 'dtype' | 'ints' | 'dim' | 'dims' | 'mask' | 'fused' | 'name';
 
 export interface OpSpec {
   name: string;
@@ -290,6 +292,59 @@ const specs: OpSpec[] = [
   },
 ];
 
+// ---- fused ops (made by src/passes/fuse-*.ts; each becomes one kernel) ---------------------------
+
+const NORMS = ['none', 'layer_norm', 'rms_norm'];
+
+/** The normalized A of a fused_matmul/fused_row: checks the norm parameters like layer_norm/rms_norm. */
+function normed(kind: string, x: TensorType, xs: TensorType[], weight: number, bias: number, eps: number): TensorType {
+  if (kind === 'none') return x;
+  if (!NORMS.includes(kind)) throw new ShapeError(`unknown norm '${kind}'`);
+  const w = xs[weight];
+  if (!w) throw new ShapeError(`${kind}: the weight operand ${weight} does not exist`);
+  if (kind === 'rms_norm') return inferType('rms_norm', [x, w], { eps });
+  const b = xs[bias];
+  if (!b) throw new ShapeError(`${kind}: the bias operand ${bias} does not exist`);
+  return inferType('layer_norm', [x, w, b], { eps });
+}
+
+function sameShape(a: TensorType, b: TensorType, what: string): void {
+  if (a.dtype !== b.dtype || shapeToString(a.shape) !== shapeToString(b.shape)) {
+    throw new ShapeError(`${what}: the epilogue gives ${a.dtype}${shapeToString(a.shape)} but the core computes ${b.dtype}${shapeToString(b.shape)}; an epilogue may not broadcast the result`);
+  }
+}
+
+specs.push(
+  {
+    // One elementwise kernel: `expr` over the operands (broadcast), embedding lookups included.
+    name: 'fused_elementwise', arity: [0, Infinity], attrs: { expr: 'fused' }, level: 'primitive',
+    infer: (xs, attrs) => inferFused(attrs.expr as FusedExpr, xs),
+  },
+  {
+    // epilogue(norm(a) @ b): operands a, b, then norm weight/bias and epilogue inputs by index.
+    name: 'fused_matmul', arity: [2, Infinity], attrs: { norm: 'name', eps: 'float', norm_weight: 'int', norm_bias: 'int', epilogue: 'fused' }, level: 'primitive',
+    infer: (xs, attrs) => {
+      const a = normed(attrs.norm as string, xs[0]!, xs, attrs.norm_weight as number, attrs.norm_bias as number, attrs.eps as number);
+      const acc = inferType('matmul', [a, xs[1]!], {});
+      const out = inferFused(attrs.epilogue as FusedExpr, xs, acc);
+      sameShape(out, acc, 'fused_matmul');
+      return out;
+    },
+  },
+  {
+    // epilogue(core(x)) over the last axis, core = softmax | layer_norm | rms_norm, x = a fused prologue.
+    name: 'fused_row', arity: [1, Infinity], attrs: { kind: 'name', eps: 'float', weight: 'int', bias: 'int', x: 'fused', epilogue: 'fused' }, level: 'primitive',
+    infer: (xs, attrs) => {
+      const x = inferFused(attrs.x as FusedExpr, xs);
+      const kind = attrs.kind as string;
+      const core = kind === 'softmax' ? inferType('softmax', [x], { axis: -1 }) : normed(kind, x, xs, attrs.weight as number, attrs.bias as number, attrs.eps as number);
+      const out = inferFused(attrs.epilogue as FusedExpr, xs, core);
+      sameShape(out, core, 'fused_row');
+      return out;
+    },
+  },
+);
+
 export const OPS: ReadonlyMap<string, OpSpec> = new Map(specs.map((s) => [s.name, s]));
 
 export function opSpec(name: string): OpSpec | undefined {
@@ -320,6 +375,8 @@ function attrMatches(kind: AttrKind, v: unknown): boolean {
     case 'ints': return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x));
     case 'dim': return (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'string';
     case 'dims': return Array.isArray(v) && v.every((x) => (typeof x === 'number' && Number.isInteger(x)) || typeof x === 'string');
-    case 'mask': return typeof v === 'object' && v !== null && !Array.isArray(v) && 'kind' in v;
+    case 'mask':
+    case 'fused': return typeof v === 'object' && v !== null && !Array.isArray(v) && 'kind' in v;
+    case 'name': return typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v);
   }
 }

@@ -5,6 +5,8 @@ import type { Span } from '../diagnostics/span.js';
 import type { Dim } from './dim.js';
 import type { MaskExpr } from './mask.js';
 import { printMask } from './mask.js';
+import type { FusedExpr } from './fused.js';
+import { printFused } from './fused.js';
 import type { AttrKind } from './ops.js';
 import { OPS } from './ops.js';
 import type { AttrValue, Graph, InitSpec, Op, TensorType, Value } from './types.js';
@@ -70,6 +72,7 @@ function printAttr(value: AttrValue, kind: AttrKind | undefined, op: Op): string
   if (typeof value === 'number') return kind === 'float' ? printFloat(value) : String(value);
   if (typeof value === 'boolean' || typeof value === 'string') return String(value);
   if (Array.isArray(value)) return `[${value.map((v) => printAttr(v, undefined, op)).join(', ')}]`;
+  if (kind === 'fused') return JSON.stringify(printFused(value as FusedExpr));
   if (value && typeof value === 'object') return printMask(value as MaskExpr, (i) => op.operands?.[i]?.id ?? `%?${i}`);
   return String(value);
 }

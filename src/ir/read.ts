@@ -11,6 +11,7 @@ import { parseDim } from './dim.js';
 import type { MaskBinaryOp, MaskExpr, MaskVar } from './mask.js';
 import { MASK_VARS } from './mask.js';
 import type { AttrKind } from './ops.js';
+import { parseFused } from './fused.js';
 import { OPS } from './ops.js';
 import type { AttrValue, Attrs, DType, Graph, InitSpec, Op, TensorType, Value } from './types.js';
 import { DTYPES } from './types.js';
@@ -180,6 +181,16 @@ class Reader {
       case 'dim': return this.dim();
       case 'dims': this.expect('['); return this.list(']', () => this.dim());
       case 'mask': return this.mask(operands);
+      case 'name': return this.ident(`a name for ${what}`);
+      case 'fused': {
+        const tok = this.peek;
+        const text = this.string();
+        try {
+          return parseFused(text);
+        } catch (e) {
+          return this.fail(`${what}: ${(e as Error).message}`, tok);
+        }
+      }
     }
   }
 

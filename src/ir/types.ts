@@ -3,6 +3,7 @@
 import type { Span } from '../diagnostics/span.js';
 import type { Dim } from './dim.js';
 import type { MaskExpr } from './mask.js';
+import type { FusedExpr } from './fused.js';
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i32' | 'i64' | 'bool';
 export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'f64', 'i32', 'i64', 'bool'];
@@ -20,7 +21,7 @@ export interface Value {
   type: TensorType;
 }
 
-export type AttrValue = number | boolean | string | number[] | Dim[] | Dim | MaskExpr;
+export type AttrValue = number | boolean | string | number[] | Dim[] | Dim | MaskExpr | FusedExpr;
 export type Attrs = Record<string, AttrValue>;
 
 export interface Op {

@@ -12,7 +12,7 @@ import { concreteShape } from './shapes.js';
 import type { Tensor } from './tensor.js';
 import { allocate, size, tensor } from './tensor.js';
 
-const badFile = (file: string, message: string): PtmError => new PtmError(diag.invalid_input_file(noSpan(file), `${file}: ${message}`));
+const badFile = (file: string, message: string): PtmError => new PtmError(diag.invalid_input_file(noSpan(file), message));
 
 /** Flattens a nested array, checking that it is rectangular and that each leaf fits `dtype`. */
 function flatten(value: unknown, dtype: DType, name: string, file: string): { shape: number[]; values: number[] } {

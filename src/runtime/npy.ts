@@ -40,7 +40,7 @@ export function writeNpy(path: string, t: Tensor, options: { force?: boolean } =
   writeBytes(path, npyBytes(t), options.force ?? false);
 }
 
-const bad = (file: string, message: string): PtmError => new PtmError(diag.invalid_input_file(noSpan(file), `${file}: ${message}`));
+const bad = (file: string, message: string): PtmError => new PtmError(diag.invalid_input_file(noSpan(file), message));
 
 /** Parses a .npy file: '<f2', '<f4', '<f8', '<i4', '<i8' and '|b1' (or '<b1'), C order only. */
 export function parseNpy(bytes: Uint8Array, file: string): Tensor {

@@ -45,7 +45,12 @@ export function allocate(dtype: DType, n: number, precision: Precision = 'f32'):
 
 /** True when `data` already has the storage type `allocate(dtype, _, precision)` gives. */
 export function hasStorage(data: TensorData, dtype: DType, precision: Precision = 'f32'): boolean {
-  return Object.getPrototypeOf(data) === Object.getPrototypeOf(allocate(dtype, 0, precision));
+  switch (dtype) {
+    case 'f32': case 'f16': case 'bf16': return precision === 'f64' ? data instanceof Float64Array : data instanceof Float32Array;
+    case 'f64': case 'i64': return data instanceof Float64Array;
+    case 'i32': return data instanceof Int32Array;
+    case 'bool': return data instanceof Uint8Array;
+  }
 }
 
 /**

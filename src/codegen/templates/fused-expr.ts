@@ -12,7 +12,14 @@ export type FusedLeaf =
   /** A scalar constant, f32 or i32 by `dtype`. */
   | { kind: 'const'; value: number; dtype: 'f32' | 'i32' | 'bool' }
   /** The value the template computed (a matmul accumulator, a normalized element). */
-  | { kind: 'acc' };
+  | { kind: 'acc' }
+  /**
+   * An embedding lookup: row `ids[outer]` of a [rows, D] table, column = the last index. The table may
+   * be split in chunks of `rowsPerChunk` rows (inputs `tables[c]`) to respect the binding size limit.
+   * `ids` is an integer input, or `iota` (row = the position along the ids' single axis: arange).
+   * `shape` is the lookup's result shape (ids.shape + [D]), which broadcasts to the output.
+   */
+  | { kind: 'gather'; tables: number[]; rowsPerChunk: number; ids: { kind: 'input'; index: number } | { kind: 'iota' }; shape: import('../../ir/dim.js').Dim[] };
 
 export type FusedExpr =
   | FusedLeaf
@@ -30,10 +37,11 @@ export const FUSABLE_OPS = new Set([
  * Kernel IR for `e`. `leaf` loads an input or gives the accumulator; the result is f32, i32 or bool
  * scalar (or vec4 when the leaves are vec4 and the ops allow it).
  */
-export function emitFused(e: FusedExpr, leaf: (l: FusedLeaf & { kind: 'input' | 'acc' }) => Expr): Expr {
+export function emitFused(e: FusedExpr, leaf: (l: FusedLeaf & { kind: 'input' | 'acc' | 'gather' }) => Expr): Expr {
   switch (e.kind) {
     case 'input':
     case 'acc':
+    case 'gather':
       return leaf(e);
     case 'const':
       return e.dtype === 'f32' ? k.f(e.value) : e.dtype === 'i32' ? k.i(e.value) : k.lit(k.bool, e.value);
