@@ -8,6 +8,11 @@ function error(code: string, span: Span, message: string, notes: DiagnosticNote[
 }
 
 const hint = (message: string): DiagnosticNote => ({ message });
+/**
+ * `file: ` when the span points elsewhere (a parameter's line in the .ptm source), nothing when the
+ * span already names `file`: a diagnostic prints its span first, so the file would appear twice.
+ */
+const inFile = (span: Span, file: string): string => (span.file === file ? '' : `${file}: `);
 const didYouMean = (suggestion: string | undefined): DiagnosticNote[] =>
   suggestion ? [hint(`did you mean '${suggestion}'?`)] : [];
 
@@ -90,17 +95,19 @@ export const diag = {
   input_mismatch: (span: Span, message: string) => error('input_mismatch', span, message),
   invalid_input_file: (span: Span, message: string) => error('invalid_input_file', span, message),
   weights_invalid: (span: Span, file: string, message: string) =>
-    error('weights_invalid', span, `${file}: ${message}`),
+    error('weights_invalid', span, `${inFile(span, file)}${message}`),
   weights_missing_tensor: (span: Span, file: string, name: string, suggestion?: string) =>
-    error('weights_missing_tensor', span, `${file}: no tensor '${name}'`, didYouMean(suggestion)),
+    error('weights_missing_tensor', span, `${inFile(span, file)}no tensor '${name}'`, didYouMean(suggestion)),
   weights_shape_mismatch: (span: Span, file: string, name: string, expected: string, got: string) =>
-    error('weights_shape_mismatch', span, `${file}: tensor '${name}' has shape ${got}, the model needs ${expected}`),
+    error('weights_shape_mismatch', span, `${inFile(span, file)}tensor '${name}' has shape ${got}, the model needs ${expected}`),
   weights_dtype_mismatch: (span: Span, file: string, name: string, expected: string, got: string) =>
-    error('weights_dtype_mismatch', span, `${file}: tensor '${name}' has dtype ${got}, the model needs ${expected}`),
+    error('weights_dtype_mismatch', span, `${inFile(span, file)}tensor '${name}' has dtype ${got}, the model needs ${expected}`),
   weights_truncated: (span: Span, file: string, name: string) =>
-    error('weights_truncated', span, `${file}: tensor '${name}' runs past the end of the file (truncated?)`),
+    error('weights_truncated', span, `${inFile(span, file)}tensor '${name}' runs past the end of the file (truncated?)`),
   output_exists: (span: Span, path: string) =>
     error('output_exists', span, `'${path}' already exists`, [hint('pass --force to overwrite it, or choose another path')]),
+  output_unwritable: (span: Span, path: string, reason: string) =>
+    error('output_unwritable', span, `cannot write '${path}': ${reason}`, [hint('check that the folder exists and is writable, and that the disk is not full')]),
   backend_unavailable: (span: Span, backend: string, why: string) =>
     error('backend_unavailable', span, `backend '${backend}' is not available here: ${why}`),
 

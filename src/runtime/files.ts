@@ -14,15 +14,24 @@ export function readBytes(path: string): Uint8Array {
   }
 }
 
-/** Writes `bytes` to `path`; an existing file is output_exists unless `force` (checked atomically with 'wx'). */
+const WRITE_FAILURES: Record<string, string> = {
+  ENOENT: 'its folder does not exist',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+};
+
+/** Writes `bytes` to `path`; an existing file is output_exists unless `force` (checked atomically with 'wx'); other failures are output_unwritable. */
 export function writeBytes(path: string, bytes: Uint8Array, force = false): void {
   try {
     writeFileSync(path, bytes, { flag: force ? 'w' : 'wx' });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EEXIST') throw new PtmError(diag.output_exists(noSpan(path), path));
-    // The catalogue has no write-failure code yet; file_unreadable carries the reason.
-    throw new PtmError(diag.file_unreadable(noSpan(path), path, `it cannot be written (${err.code ?? err.message})`));
+    throw new PtmError(diag.output_unwritable(noSpan(path), path, WRITE_FAILURES[err.code ?? ''] ?? err.message));
   }
 }
 

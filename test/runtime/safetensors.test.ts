@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { PtmError } from '../../src/diagnostics/index.js';
+import { PtmError, formatLoc } from '../../src/diagnostics/index.js';
 import type { Graph } from '../../src/ir/index.js';
 import { GraphBuilder } from '../../src/ir/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
@@ -15,13 +15,14 @@ const dir = mkdtempSync(join(tmpdir(), 'ptm-safetensors-'));
 let counter = 0;
 const fresh = (): string => join(dir, `w${counter++}.safetensors`);
 
+/** The first diagnostic's code, and its text as printed (`file: message notes`): where the file is named. */
 function failure(f: () => unknown): { code: string; message: string } {
   try {
     f();
   } catch (e) {
     if (!(e instanceof PtmError)) throw e;
     const d = e.diagnostics[0]!;
-    return { code: d.code, message: [d.message, ...d.notes.map((n) => n.message)].join(' ') };
+    return { code: d.code, message: [`${formatLoc(d.span)}: ${d.message}`, ...d.notes.map((n) => n.message)].join(' ') };
   }
   throw new Error('expected a PtmError');
 }
@@ -125,6 +126,7 @@ describe('errors name the tensor and the file', () => {
     const f = failure(() => loadParams(graph, path));
     expect(f.code).toBe('weights_truncated');
     expect(f.message).toContain(`${path}: tensor 'layer.weight' runs past the end`);
+    expect(f.message.split(path)).toHaveLength(2); // named once, by the span
   });
 
   test('garbage, a header length past the end, bad JSON, a too-short file', () => {

@@ -1,37 +1,13 @@
-// Fused elementwise expressions: a tree of graph-level elementwise ops over leaves, shared by every
-// template that fuses (elementwise kernels, norm prologues, matmul epilogues). `emitFused` turns one
-// into kernel IR; how a leaf is loaded is the template's business (a callback), since only the
+// Fused elementwise expressions (the type lives in src/ir/fused.ts: fused ops carry them in the graph
+// IR), shared by every template that fuses (elementwise kernels, norm prologues, matmul epilogues).
+// `emitFused` turns one into kernel IR; how a leaf is loaded is the template's business (a callback), since only the
 // template knows its indexing. Math that a target lacks (erf) is built here once, from exp.
 import type { Expr } from '../kernel-ir/types.js';
 import * as k from '../kernel-ir/build.js';
+import type { FusedExpr, FusedLeaf } from '../../ir/fused.js';
 
-/** Leaves: tensor inputs (indexed by the template), scalar constants, the template's own value. */
-export type FusedLeaf =
-  /** Operand `index` of the fused group, loaded at the element being computed (with broadcasting). */
-  | { kind: 'input'; index: number }
-  /** A scalar constant, f32 or i32 by `dtype`. */
-  | { kind: 'const'; value: number; dtype: 'f32' | 'i32' | 'bool' }
-  /** The value the template computed (a matmul accumulator, a normalized element). */
-  | { kind: 'acc' }
-  /**
-   * An embedding lookup: row `ids[outer]` of a [rows, D] table, column = the last index. The table may
-   * be split in chunks of `rowsPerChunk` rows (inputs `tables[c]`) to respect the binding size limit.
-   * `ids` is an integer input, or `iota` (row = the position along the ids' single axis: arange).
-   * `shape` is the lookup's result shape (ids.shape + [D]), which broadcasts to the output.
-   */
-  | { kind: 'gather'; tables: number[]; rowsPerChunk: number; ids: { kind: 'input'; index: number } | { kind: 'iota' }; shape: import('../../ir/dim.js').Dim[] };
-
-export type FusedExpr =
-  | FusedLeaf
-  /** A graph op name of the elementwise family (add, mul, gelu, where, lt, cast, ...). */
-  | { kind: 'op'; op: string; args: FusedExpr[]; to?: 'f32' | 'i32' | 'bool' };
-
-/** Graph ops an elementwise group may contain. */
-export const FUSABLE_OPS = new Set([
-  'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'neg', 'abs',
-  'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'relu', 'gelu', 'gelu_tanh', 'silu',
-  'and', 'or', 'not', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'cast',
-]);
+export type { FusedExpr, FusedLeaf } from '../../ir/fused.js';
+export { FUSABLE_OPS } from '../../ir/fused.js';
 
 /**
  * Kernel IR for `e`. `leaf` loads an input or gives the accumulator; the result is f32, i32 or bool

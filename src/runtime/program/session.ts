@@ -1,0 +1,151 @@
+// Runs a compiled Program on a KernelDevice: parameters uploaded once (folded weights computed on
+// the CPU first), then per run: bind symbols from the input shapes, plan memory (cached per
+// binding), upload inputs, dispatch every launch, read the outputs back.
+import { PtmError } from '../../diagnostics/diagnostic.js';
+import { diag } from '../../diagnostics/catalogue.js';
+import { evalDim } from '../../ir/dim.js';
+import type { Program, ProgramBuffer } from '../../codegen/lower/program.js';
+import type { MemoryPlan } from '../../codegen/lower/memory-plan.js';
+import { planMemory } from '../../codegen/lower/memory-plan.js';
+import type { Kernel } from '../../codegen/kernel-ir/types.js';
+import type { Tensor } from '../tensor.js';
+import { tensor } from '../tensor.js';
+import type { ParamSource } from '../param-source.js';
+import { runGraph } from '../cpu/index.js';
+
+export type DeviceBuffer = unknown;
+
+/** A byte range of a device buffer, as one kernel binding. */
+export interface Binding {
+  buffer: DeviceBuffer;
+  offset: number;
+  size: number;
+}
+
+/** What a backend must provide to run programs. */
+export interface KernelDevice {
+  readonly name: string;
+  /** Alignment of binding offsets (WebGPU: minStorageBufferOffsetAlignment). */
+  readonly alignment: number;
+  alloc(bytes: number, label: string): DeviceBuffer;
+  write(buffer: DeviceBuffer, data: Uint8Array, offset?: number): void;
+  read(buffer: DeviceBuffer, offset: number, bytes: number): Promise<Uint8Array>;
+  dispatch(kernel: Kernel, bindings: Binding[], params: Record<string, number>): void;
+  /** Waits for every dispatch so far. */
+  flush(): Promise<void>;
+  free?(buffer: DeviceBuffer): void;
+}
+
+/** Host bytes of a tensor in GPU storage: f32 as f32, ints as i32, bools as u32 0/1. */
+export function toStorage(t: Tensor, b: ProgramBuffer): Uint8Array {
+  const n = t.data.length;
+  const out = b.storage === 'f32' ? new Float32Array(n) : b.storage === 'i32' ? new Int32Array(n) : new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Number(t.data[i]);
+  return new Uint8Array(out.buffer);
+}
+
+function fromStorage(bytes: Uint8Array, b: ProgramBuffer, shape: number[]): Tensor {
+  const copy = bytes.slice().buffer;
+  const n = shape.reduce((a, d) => a * d, 1);
+  const data = b.storage === 'f32' ? new Float32Array(copy, 0, n) : b.storage === 'i32' ? new Int32Array(copy, 0, n) : new Uint32Array(copy, 0, n);
+  return tensor(b.dtype, shape, b.dtype === 'bool' ? Uint8Array.from(data) : data);
+}
+
+export class ProgramSession {
+  private readonly resident = new Map<string, DeviceBuffer>();
+  private readonly plans = new Map<string, { plan: MemoryPlan; arena: DeviceBuffer }>();
+  private readonly sizes = new Map<string, number>();
+
+  private constructor(readonly program: Program, readonly device: KernelDevice) {}
+
+  /** Uploads parameters (chunks of split ones) and the folded weights. */
+  static create(program: Program, params: ParamSource, device: KernelDevice): ProgramSession {
+    const s = new ProgramSession(program, device);
+    const folded = program.folded.ops.length > 0 ? runGraph(program.folded, { inputs: {}, params, precision: 'f32' }).outputs : new Map<string, Tensor>();
+    const bound = new Set(program.launches.flatMap((l) => l.buffers));
+    for (const b of program.buffers) {
+      if ((b.kind !== 'param' && b.kind !== 'folded') || !bound.has(b.id)) continue;
+      let t: Tensor | undefined;
+      if (b.kind === 'folded') t = folded.get(b.id);
+      else if (b.chunk) {
+        const whole = params.get(b.chunk.param)!;
+        const row = whole.data.length / whole.shape[0]!;
+        t = { dtype: whole.dtype, shape: [b.chunk.rows, ...whole.shape.slice(1)], data: whole.data.subarray(b.chunk.rowStart * row, (b.chunk.rowStart + b.chunk.rows) * row) } as Tensor;
+      } else t = params.get(b.name!);
+      if (!t) throw new PtmError(diag.internal_error({ file: program.name, line: 0, col: 0, offset: 0, end: 0 }, `no value for parameter buffer ${b.id}`));
+      const bytes = toStorage(t, b);
+      const buffer = device.alloc(bytes.byteLength, b.name ?? b.id);
+      device.write(buffer, bytes);
+      s.resident.set(b.id, buffer);
+      s.sizes.set(b.id, bytes.byteLength);
+    }
+    return s;
+  }
+
+  async run(inputs: Record<string, Tensor>): Promise<Map<string, Tensor>> {
+    const { program, device } = this;
+    const symbols = this.bindSymbols(inputs);
+    const key = program.symbols.map((s) => symbols.get(s)).join(',');
+    let planned = this.plans.get(key);
+    if (!planned) {
+      const plan = planMemory(program, symbols, device.alignment);
+      planned = { plan, arena: device.alloc(Math.max(plan.arenaBytes, 4), `${program.name} arena`) };
+      this.plans.set(key, planned);
+    }
+    const { plan, arena } = planned;
+    const transient = new Map<string, Binding>();
+    for (const b of program.buffers) {
+      if (b.kind === 'input') {
+        const bytes = toStorage(inputs[b.name!]!, b);
+        const buffer = device.alloc(Math.max(bytes.byteLength, 4), b.name!);
+        device.write(buffer, bytes);
+        transient.set(b.id, { buffer, offset: 0, size: Math.max(bytes.byteLength, 4) });
+      } else if (b.kind === 'output') {
+        const size = plan.sizes.get(b.id)!;
+        transient.set(b.id, { buffer: device.alloc(size, b.name ?? b.id), offset: 0, size });
+      } else if (b.kind === 'temp' && plan.offsets.has(b.id)) {
+        transient.set(b.id, { buffer: arena, offset: plan.offsets.get(b.id)!, size: plan.sizes.get(b.id)! });
+      }
+    }
+    const binding = (id: string): Binding => {
+      const t = transient.get(id);
+      if (t) return t;
+      const r = this.resident.get(id);
+      if (r) return { buffer: r, offset: 0, size: this.sizes.get(id)! };
+      throw new PtmError(diag.internal_error(program.launches[0]!.loc, `buffer ${id} is not bound`));
+    };
+    for (const launch of program.launches) {
+      const params = Object.fromEntries(Object.entries(launch.instance.params).map(([name, d]) => [name, evalDim(d, symbols)]));
+      device.dispatch(launch.instance.kernel, launch.buffers.map(binding), params);
+    }
+    await device.flush();
+    const outputs = new Map<string, Tensor>();
+    for (const out of program.outputs) {
+      const b = program.buffers.find((x) => x.id === out.buffer)!;
+      const shape = out.shape.map((d) => evalDim(d, symbols));
+      const bind = binding(out.buffer);
+      outputs.set(out.name, fromStorage(await device.read(bind.buffer, bind.offset, shape.reduce((a, d) => a * d, 1) * 4), b, shape));
+    }
+    for (const [id, bnd] of transient) if (bnd.buffer !== arena && !this.resident.has(id)) device.free?.(bnd.buffer);
+    return outputs;
+  }
+
+  /** Symbol values from input shapes, checked against every declared dimension. */
+  private bindSymbols(inputs: Record<string, Tensor>): Map<string, number> {
+    const symbols = new Map<string, number>();
+    for (const input of this.program.graph.inputs) {
+      const t = inputs[input.name];
+      if (!t) throw new PtmError(diag.missing_input(input.loc, input.name));
+      const dims = input.value.type.shape;
+      if (t.shape.length !== dims.length) throw new PtmError(diag.input_mismatch(input.loc, `input '${input.name}' has rank ${t.shape.length}, the model needs ${dims.length}`));
+      dims.forEach((d, i) => {
+        if (typeof d === 'string' && /^[A-Za-z_]\w*$/.test(d) && !symbols.has(d)) symbols.set(d, t.shape[i]!);
+      });
+      dims.forEach((d, i) => {
+        const want = evalDim(d, symbols);
+        if (want !== t.shape[i]) throw new PtmError(diag.input_mismatch(input.loc, `input '${input.name}' has size ${t.shape[i]} in axis ${i}, the model needs ${d} = ${want}`));
+      });
+    }
+    return symbols;
+  }
+}
