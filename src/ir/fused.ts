@@ -55,6 +55,10 @@ export function inferFused(e: FusedExpr, operands: readonly TensorType[], acc?: 
       return t;
     }
     case 'const':
+      // As the constant op: infinities are allowed (masking), NaN is not; i32 and bool hold integers.
+      if (Number.isNaN(e.value) || (e.dtype === 'i32' && !Number.isInteger(e.value)) || (e.dtype === 'bool' && e.value !== 0 && e.value !== 1)) {
+        throw new ShapeError(`${e.value} is not a valid ${e.dtype} constant`);
+      }
       return { dtype: e.dtype, shape: [] };
     case 'acc':
       if (!acc) throw new ShapeError('fused body uses acc where there is no accumulator');
@@ -63,7 +67,16 @@ export function inferFused(e: FusedExpr, operands: readonly TensorType[], acc?: 
       const tables = e.tables.map((i) => operands[i]);
       if (tables.length === 0 || tables.some((t) => !t || t.shape.length !== 2)) throw new ShapeError('gather: tables must be [rows, D] operands');
       const d = tables[0]!.shape[1]!;
-      if (tables.some((t) => t!.shape[1] !== d)) throw new ShapeError('gather: table chunks differ in width');
+      if (tables.some((t) => t!.shape[1] !== d || t!.dtype !== tables[0]!.dtype)) throw new ShapeError('gather: table chunks differ in width or dtype');
+      // Row r lives in chunk floor(r / rowsPerChunk): every chunk but the last is full, the last not over-full.
+      if (!Number.isSafeInteger(e.rowsPerChunk) || e.rowsPerChunk < 1) throw new ShapeError(`gather: ${e.rowsPerChunk} rows per chunk`);
+      tables.forEach((t, c) => {
+        const rows = t!.shape[0]!;
+        const last = c === tables.length - 1;
+        if (last ? typeof rows === 'number' && rows > e.rowsPerChunk : rows !== e.rowsPerChunk) {
+          throw new ShapeError(`gather: chunk ${c} has ${rows} rows; ${last ? 'the last chunk holds at most' : 'every chunk but the last holds'} ${e.rowsPerChunk}`);
+        }
+      });
       if (e.shape[e.shape.length - 1] !== d) throw new ShapeError(`gather: shape ${shapeToString(e.shape)} does not end in the table width ${d}`);
       if (e.ids.kind === 'input') {
         const ids = operands[e.ids.index];
@@ -91,12 +104,19 @@ export function printFused(e: FusedExpr): string {
   switch (e.kind) {
     case 'input': return `$${e.index}`;
     case 'acc': return 'acc';
-    case 'const': return `${Number.isInteger(e.value) && e.dtype === 'f32' ? `${e.value}.0` : e.value === Infinity ? 'inf' : e.value === -Infinity ? '-inf' : String(e.value)}:${e.dtype}`;
+    case 'const': return `${printConstValue(e.value, e.dtype)}:${e.dtype}`;
     case 'gather':
       return `(gather [${e.tables.map((t) => `$${t}`).join(', ')}] ${e.rowsPerChunk} ${e.ids.kind === 'iota' ? 'iota' : `$${e.ids.index}`} [${e.shape.join(', ')}])`;
     case 'op':
       return `(${e.op}${e.to ? `:${e.to}` : ''} ${e.args.map(printFused).join(' ')})`;
   }
+}
+
+/** `1.0` for an f32 integer, `-0.0`, `1e+21`, `inf`: text that Number() reads back to the same double. */
+function printConstValue(value: number, dtype: string): string {
+  if (value === Infinity || value === -Infinity) return value > 0 ? 'inf' : '-inf';
+  const text = Object.is(value, -0) ? '-0' : String(value);
+  return dtype === 'f32' && /^-?\d+$/.test(text) ? `${text}.0` : text;
 }
 
 /** Parses printFused's output; throws Error with the offending position on malformed text. */

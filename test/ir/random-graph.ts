@@ -1,10 +1,13 @@
 // Random valid graphs for property tests, built through GraphBuilder from fast-check's `gen`: each
-// step draws an op from the whole registry and picks (or creates) operands its type inference accepts.
+// step draws an op from the whole registry and picks (or creates) operands its type inference accepts;
+// fused ops get random bodies (every leaf kind, consts, casts, bool ops, where, norms, softmax).
 import fc from 'fast-check';
 import type { Span } from '../../src/diagnostics/span.js';
 import { noSpan } from '../../src/diagnostics/span.js';
-import type { Attrs, Dim, DType, Graph, InitSpec, MaskBinaryOp, MaskExpr, Value } from '../../src/ir/index.js';
-import { DTYPES, GraphBuilder, MASK_VARS, broadcastShapes, dimAdd, dimDivExact, dimMul, dimProduct, dimSub, isFloat, maskTrue } from '../../src/ir/index.js';
+import type { Attrs, Dim, DType, Graph, InitSpec, MaskBinaryOp, MaskExpr, TensorType, Value } from '../../src/ir/index.js';
+import { DTYPES, GraphBuilder, MASK_VARS, broadcastShapes, dimAdd, dimDivExact, dimMul, dimProduct, dimSub, inferType, isFloat, maskTrue, shapeToString } from '../../src/ir/index.js';
+import type { FusedExpr } from '../../src/ir/fused.js';
+import { inferFused } from '../../src/ir/fused.js';
 
 type Gen = fc.GeneratorValue;
 
@@ -15,6 +18,17 @@ const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'lt', 'le', 'gt
 const REDUCE = ['reduce_sum', 'reduce_mean', 'reduce_max'];
 const MASK_OPS: MaskBinaryOp[] = ['+', '-', '*', '/', '%', '<', '<=', '>', '>=', '==', '!=', '&', '|'];
 const FILES = ['models/gpt2.ptm', 'a "quoted" \\ path.ptm', 'модель.ptm'];
+const FUSED_ARITHMETIC = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min'];
+const FUSED_COMPARE = ['lt', 'le', 'gt', 'ge'];
+/** Fused constants stress printing too: infinities, -0, an integer past 1e21, tiny and arbitrary doubles. */
+const FUSED_F32_CONSTS = [0, -0, 1, -1, 0.5, 2, 1e-5, 1e21, Infinity, -Infinity];
+
+/** A fused body being drawn: the fused op's operands so far, its iteration shape, the core's type. */
+interface FusedBody {
+  operands: Value[];
+  shape: Dim[];
+  acc?: TensorType;
+}
 
 /** Floats that stress printing: any double but NaN, plus infinities, ±0, subnormals and extremes. */
 const floatArb = (): fc.Arbitrary<number> =>
@@ -135,7 +149,163 @@ class RandomGraph {
       const operands = [q, k, v, ...extras];
       this.op('attention', operands, { scale: this.float64(), mask: this.int(0, 3) === 0 ? maskTrue : this.mask(3, operands) });
     },
+    fused_elementwise: () => {
+      const shape = this.bool() ? this.pick(this.pool).type.shape : this.shape(this.int(0, 3));
+      const body: FusedBody = { operands: [], shape };
+      const dtype = this.pick<DType>(['f32', 'f32', this.pick(FLOATS), 'i32', 'i64', 'bool']);
+      const expr = this.fusedExpr(body, dtype, this.int(0, 3));
+      this.op('fused_elementwise', body.operands, { expr });
+    },
+    fused_matmul: () => {
+      // epilogue(norm(a) @ b); a: [..., M, K], b: [K, N] or batched
+      const a = this.value((v) => isFloat(v.type.dtype) && v.type.shape.length >= 2, () => this.newInput(this.pick(FLOATS), this.shape(this.int(2, 3))));
+      const dtype = a.type.dtype;
+      const k = a.type.shape.at(-1)!;
+      const b = this.bool() ? this.newParam(dtype, [k, this.dim()]) : this.newInput(dtype, [...a.type.shape.slice(0, -2), k, this.dim()]);
+      const body: FusedBody = { operands: [a, b], shape: [] };
+      const norm = this.pick(['none', 'layer_norm', 'rms_norm']);
+      const weight = norm === 'none' ? -1 : body.operands.push(this.newParam(dtype, [k], { kind: 'ones' })) - 1;
+      const bias = norm === 'layer_norm' ? body.operands.push(this.newParam(dtype, [k])) - 1 : -1;
+      body.acc = inferType('matmul', [a.type, b.type], {});
+      body.shape = body.acc.shape;
+      const epilogue = this.fusedEpilogue(body);
+      this.op('fused_matmul', body.operands, { norm, eps: this.float64(), norm_weight: weight, norm_bias: bias, epilogue });
+    },
+    fused_row: () => {
+      // epilogue(core(x)) over the last axis, x a prologue of the row's full shape
+      const dtype = this.pick(FLOATS);
+      const shape = this.shape(this.int(1, 3));
+      const body: FusedBody = { operands: [], shape };
+      const x = this.fusedFull(body, dtype, this.int(0, 2));
+      const kind = this.pick(['softmax', 'layer_norm', 'rms_norm']);
+      const d = shape.at(-1)!;
+      const weight = kind === 'softmax' ? -1 : body.operands.push(this.newParam(dtype, [d], { kind: 'ones' })) - 1;
+      const bias = kind === 'layer_norm' ? body.operands.push(this.newParam(dtype, [d])) - 1 : -1;
+      body.acc = { dtype, shape };
+      const epilogue = this.fusedEpilogue(body);
+      this.op('fused_row', body.operands, { kind, eps: this.float64(), weight, bias, x, epilogue });
+    },
   };
+
+  // ---- fused bodies ----------------------------------------------------------------------------
+
+  /** An expression of type `dtype` whose shape broadcasts to the body's iteration shape. */
+  private fusedExpr(body: FusedBody, dtype: DType, depth: number): FusedExpr {
+    if (depth <= 0 || this.int(0, 3) === 0) return this.fusedLeaf(body, dtype);
+    const sub = (t: DType): FusedExpr => this.fusedExpr(body, t, depth - 1);
+    const op = (name: string, args: FusedExpr[]): FusedExpr => ({ kind: 'op', op: name, args });
+    const where = (): FusedExpr => op('where', [sub('bool'), sub(dtype), sub(dtype)]);
+    if (isFloat(dtype)) {
+      return this.pick<() => FusedExpr>([
+        () => op(this.pick(UNARY), [sub(dtype)]),
+        () => op(this.pick(FUSED_ARITHMETIC), [sub(dtype), sub(dtype)]),
+        where,
+        // only f32 is reachable by a cast (casts go to f32, i32 or bool)
+        () => (dtype === 'f32' ? this.fusedCast('f32', sub(this.pick<DType>(['i32', 'bool', this.pick(FLOATS)]))) : op('neg', [sub(dtype)])),
+      ])();
+    }
+    if (dtype !== 'bool') {
+      return this.pick<() => FusedExpr>([
+        () => op(this.pick(['neg', 'abs']), [sub(dtype)]),
+        () => op(this.pick(FUSED_ARITHMETIC), [sub(dtype), sub(dtype)]),
+        where,
+        () => (dtype === 'i32' ? this.fusedCast('i32', sub(this.pick<DType>(['f32', 'bool']))) : where()),
+      ])();
+    }
+    const numeric = this.pick<DType>(['f32', 'i32', this.pick(FLOATS)]);
+    return this.pick<() => FusedExpr>([
+      () => op('not', [sub('bool')]),
+      () => op(this.pick(['and', 'or']), [sub('bool'), sub('bool')]),
+      () => op(this.pick(FUSED_COMPARE), [sub(numeric), sub(numeric)]),
+      () => { const t = this.pick<DType>([numeric, 'bool']); return op(this.pick(['eq', 'ne']), [sub(t), sub(t)]); },
+      where,
+      () => this.fusedCast('bool', sub(this.pick<DType>(['f32', 'i32']))),
+    ])();
+  }
+
+  private fusedCast(to: 'f32' | 'i32' | 'bool', x: FusedExpr): FusedExpr {
+    // `to` defaults to f32: sometimes leave it out
+    return to === 'f32' && this.bool() ? { kind: 'op', op: 'cast', args: [x] } : { kind: 'op', op: 'cast', args: [x], to };
+  }
+
+  private fusedLeaf(body: FusedBody, dtype: DType): FusedExpr {
+    const leaves: (() => FusedExpr)[] = [() => ({ kind: 'input', index: this.fusedOperand(body, dtype) })];
+    if (dtype === 'f32' || dtype === 'i32' || dtype === 'bool') leaves.push(() => this.fusedConst(dtype));
+    if (body.acc?.dtype === dtype) leaves.push(() => ({ kind: 'acc' }), () => ({ kind: 'acc' }));
+    if (body.shape.length >= 1) leaves.push(() => this.fusedGather(body, dtype));
+    return this.pick(leaves)();
+  }
+
+  private fusedConst(dtype: 'f32' | 'i32' | 'bool'): FusedExpr {
+    const value = dtype === 'bool' ? this.int(0, 1)
+      : dtype === 'i32' ? this.int(-4, 4)
+      : this.pick<() => number>([() => this.pick(FUSED_F32_CONSTS), () => this.gen(fc.double, { min: -4, max: 4, noNaN: true }), () => this.float64()])();
+    return { kind: 'const', value, dtype };
+  }
+
+  /** The index of an operand of `dtype` that broadcasts to the body's shape: reused, from the pool, or new. */
+  private fusedOperand(body: FusedBody, dtype: DType, shape?: Dim[]): number {
+    const fits = (v: Value): boolean => v.type.dtype === dtype && (shape ? shapeToString(v.type.shape) === shapeToString(shape) : broadcastsTo(v.type.shape, body.shape));
+    const v = this.value(fits, () => {
+      const s = shape ?? this.subShape(body.shape);
+      return isFloat(dtype) && this.bool() ? this.newParam(dtype, s) : this.newInput(dtype, s);
+    });
+    const index = body.operands.indexOf(v);
+    return index >= 0 ? index : body.operands.push(v) - 1;
+  }
+
+  /** An embedding lookup of width D = the last dim: 1-3 chunks, ids an integer input or iota. */
+  private fusedGather(body: FusedBody, dtype: DType): FusedExpr {
+    const d = body.shape.at(-1)!;
+    const iota = body.shape.length >= 2 && this.bool();
+    const idsShape = iota ? [this.pick([body.shape.at(-2)!, 1])] : this.subShape(body.shape.slice(0, -1));
+    const ids = iota ? { kind: 'iota' as const } : { kind: 'input' as const, index: body.operands.push(this.newInput(this.pick<DType>(['i32', 'i64']), idsShape)) - 1 };
+    // bool tables are computed (x != 0) from f32 ones; integer tables are inputs (params are floats)
+    const table = (rows: Dim): Value => {
+      if (isFloat(dtype)) return this.newParam(dtype, [rows, d]);
+      if (dtype !== 'bool') return this.newInput(dtype, [rows, d]);
+      return this.op('ne', [this.newParam('f32', [rows, d]), this.op('constant', [], { value: 0, dtype: 'f32' })]);
+    };
+    let tables: Value[];
+    let rowsPerChunk: number;
+    if (this.int(0, 3) === 0) {
+      // one table of symbolic rows (a position embedding [n_ctx, D])
+      rowsPerChunk = 4096;
+      tables = [table(this.pick(this.symbols))];
+    } else {
+      rowsPerChunk = this.pick([2, 3, 4, 8]);
+      const chunks = this.int(1, 3);
+      tables = Array.from({ length: chunks }, (_, c) => table(c < chunks - 1 ? rowsPerChunk : this.int(1, rowsPerChunk)));
+    }
+    return { kind: 'gather', tables: tables.map((t) => body.operands.push(t) - 1), rowsPerChunk, ids, shape: [...idsShape, d] };
+  }
+
+  /** An expression of exactly the body's shape: a drawn one, widened by an operand of that shape if needed. */
+  private fusedFull(body: FusedBody, dtype: DType, depth: number): FusedExpr {
+    const e = this.fusedExpr(body, dtype, depth);
+    if (shapeToString(this.fusedType(body, e).shape) === shapeToString(body.shape)) return e;
+    const full: FusedExpr = { kind: 'input', index: this.fusedOperand(body, dtype, body.shape) };
+    return { kind: 'op', op: this.pick(FUSED_ARITHMETIC), args: this.bool() ? [full, e] : [e, full] };
+  }
+
+  /** An epilogue: the core's type exactly (a body that does not reach it is combined with acc). */
+  private fusedEpilogue(body: FusedBody): FusedExpr {
+    const acc = body.acc!;
+    if (this.int(0, 4) === 0) return { kind: 'acc' };
+    const e = this.fusedExpr(body, acc.dtype, this.int(1, 3));
+    if (shapeToString(this.fusedType(body, e).shape) === shapeToString(acc.shape)) return e;
+    return { kind: 'op', op: this.pick(FUSED_ARITHMETIC), args: this.bool() ? [{ kind: 'acc' }, e] : [e, { kind: 'acc' }] };
+  }
+
+  private fusedType(body: FusedBody, e: FusedExpr): TensorType {
+    return inferFused(e, body.operands.map((v) => v.type), body.acc);
+  }
+
+  /** A trailing part of `shape` with some dims set to 1: it broadcasts to `shape`. */
+  private subShape(shape: readonly Dim[]): Dim[] {
+    const rank = this.bool() ? shape.length : this.int(0, shape.length);
+    return shape.slice(shape.length - rank).map((d) => (this.int(0, 3) === 0 ? 1 : d));
+  }
 
   private mask(depth: number, operands: Value[]): MaskExpr {
     const choice = this.pick(depth > 0 ? [0, 1, 2, 3, 4, 5] : [0, 1]);
@@ -238,6 +408,11 @@ class RandomGraph {
   private pick<T>(xs: readonly T[]): T {
     return xs[this.gen(() => fc.noBias(fc.integer({ min: 0, max: xs.length - 1 })))]!;
   }
+}
+
+/** True when `a` broadcasts to exactly `shape` (NumPy rules, `shape` unchanged). */
+function broadcastsTo(a: readonly Dim[], shape: readonly Dim[]): boolean {
+  return broadcasts(a, shape) && shapeToString(broadcastShapes(a, shape)) === shapeToString(shape);
 }
 
 function broadcasts(a: readonly Dim[], b: readonly Dim[]): boolean {

@@ -10,8 +10,10 @@
 // - i32 wraps (`| 0`, Math.imul); u32 wraps (`>>> 0`). `/` truncates toward zero, `%` takes the sign
 //   of the dividend. x / 0 = x and x % 0 = 0; i32 MIN / -1 = MIN and MIN % -1 = 0 (WGSL; CUDA: UB).
 //   Shift counts are masked by 31 (WGSL for non-constant counts; the renderers print the mask).
-// - Casts f32 -> i32/u32 truncate toward zero and clamp to the target range, NaN -> 0 (CUDA's
-//   __float2int_rz; WGSL leaves NaN indeterminate); i32 <-> u32 keep the bits; bool -> 1/0; x -> bool is x != 0.
+// - Casts f32 -> i32/u32 truncate toward zero and clamp to the integers f32 can hold, as WGSL does:
+//   [-2^31, 2147483520] and [0, 4294967040] (CUDA's __float2int_rz saturates at 2^31-1; the CUDA renderer
+//   clamps first). NaN -> 0 (WGSL leaves it indeterminate). i32 <-> u32 keep the bits; bool -> 1/0;
+//   x -> bool is x != 0.
 // - bitcast reinterprets bits through one shared ArrayBuffer (NaN payloads may not survive).
 // - `select` evaluates both operands (as a GPU does), so an out-of-bounds load in either is caught.
 // - Shared memory is per workgroup and starts poisoned (f32 NaN, integers 0xdeadbeef): CUDA does not
@@ -121,6 +123,17 @@ interface Frame {
   m: Memory;
   invocation: number;
   globalInvocation: number;
+}
+
+interface Place {
+  /** `buffer a` or `shared tile`, for messages. */
+  what: string;
+  lanes: number;
+  array(f: Frame): KernelArray | Uint8Array;
+  writable: boolean;
+  /** Race checks of an access to element i. */
+  read(f: Frame, i: number): void;
+  write(f: Frame, i: number, changes: boolean): void;
 }
 
 type Num = (f: Frame) => number;
@@ -376,9 +389,9 @@ class Compiler {
         return (f) => ((f.r[b.slot] = value(f)), 0);
       }
       case 'store':
-        return this.store(s.buffer, s.index, s.value);
+        return this.store(this.place('buffer', s.buffer), s.index, s.value);
       case 'shared_store':
-        return this.sharedStore(s.name, s.index, s.value);
+        return this.store(this.place('shared', s.name), s.index, s.value);
       case 'if': {
         const cond = this.num(s.cond);
         const then = this.block(s.then), otherwise = this.block(s.else);
@@ -403,128 +416,92 @@ class Compiler {
 
   // ---- memory ----
 
-  private bufferIndex(name: string): number {
-    const n = this.kernel.buffers.findIndex((b) => b.name === name);
-    return n >= 0 ? n : this.fail(`unknown buffer '${name}'`);
+  /** A buffer or shared array: where its elements are, and how accesses are checked for races. */
+  private place(kind: 'buffer' | 'shared', name: string): Place {
+    const decls = kind === 'buffer' ? this.kernel.buffers : this.kernel.shared;
+    const k = decls.findIndex((d) => d.name === name);
+    if (k < 0) this.fail(`unknown ${kind === 'buffer' ? 'buffer' : 'shared array'} '${name}'`);
+    const lanes = decls[k]!.type.lanes;
+    const fail = (message: string) => this.fail(`data race: ${message}`);
+    if (kind === 'buffer') {
+      return {
+        what: `buffer ${name}`, lanes, array: (f) => f.m.buffers[k]!, writable: (this.kernel.buffers[k]!.access === 'read_write'),
+        read(f, i) {
+          const w = f.m.writers[k];
+          if (w && w[i] !== -1 && w[i] !== f.globalInvocation) fail(`invocation ${f.globalInvocation} reads ${name}[${i}], written by invocation ${w[i]} in the same dispatch`);
+        },
+        write(f, i, changes) {
+          const w = f.m.writers[k]!;
+          if (changes && w[i] !== -1 && w[i] !== f.globalInvocation) fail(`invocations ${w[i]} and ${f.globalInvocation} write different values to ${name}[${i}]`);
+          w[i] = f.globalInvocation;
+        },
+      };
+    }
+    return {
+      what: `shared ${name}`, lanes, array: (f) => f.m.shared[k]!, writable: true,
+      read(f, i) {
+        const t = f.m.sharedTrack[k]!, e = f.m.epoch, me = f.invocation;
+        if (t.writeEpoch[i] === e && t.writer[i] !== me) fail(`invocation ${me} reads shared ${name}[${i}], written by invocation ${t.writer[i]} since the last barrier`);
+        if (t.readEpoch[i] !== e) (t.readEpoch[i] = e), (t.reader[i] = me);
+        else if (t.reader[i] !== me) t.reader[i] = -2;
+      },
+      write(f, i, changes) {
+        const t = f.m.sharedTrack[k]!, e = f.m.epoch, me = f.invocation;
+        if (changes && t.writeEpoch[i] === e && t.writer[i] !== me) fail(`invocations ${t.writer[i]} and ${me} write different values to shared ${name}[${i}] between barriers`);
+        if (changes && t.readEpoch[i] === e && t.reader[i] !== me) fail(`invocation ${me} changes shared ${name}[${i}], read by ${t.reader[i] === -2 ? 'other invocations' : `invocation ${t.reader[i]}`} since the last barrier`);
+        t.writeEpoch[i] = e;
+        t.writer[i] = me;
+      },
+    };
   }
 
-  private sharedIndex(name: string): number {
-    const n = this.kernel.shared.findIndex((s) => s.name === name);
-    return n >= 0 ? n : this.fail(`unknown shared array '${name}'`);
-  }
-
-  private index(e: Expr, what: string, name: string, lanes: number, length: (f: Frame) => number): Num {
+  /** The element index `e` evaluates to, checked against the place's length. */
+  private index(e: Expr, place: Place, verb: string): Num {
     const index = this.num(e);
     const kernel = this.kernel.name;
     return (f) => {
       const i = index(f);
-      const n = length(f);
+      const n = Math.floor(place.array(f).length / place.lanes);
       if (i < 0 || i >= n) {
-        const id = `global_id (${f.r[0]}, ${f.r[1]}, ${f.r[2]})`;
-        throw new Error(`kernel ${kernel}: out-of-bounds ${what} ${name}[${i}] (${n} element${lanes === 4 ? 's of vec4' : 's'}) at ${id}`);
+        const units = place.lanes === 4 ? 'elements of vec4' : 'elements';
+        throw new Error(`kernel ${kernel}: out-of-bounds ${verb} ${place.what}[${i}] (${n} ${units}) at global_id (${f.r[0]}, ${f.r[1]}, ${f.r[2]})`);
       }
       return i;
     };
   }
 
-  private load(name: string, indexExpr: Expr, type: KType): Num | Vec {
-    const k = this.bufferIndex(name);
-    const index = this.index(indexExpr, 'load from buffer', name, type.lanes, (f) => Math.floor(f.m.buffers[k]!.length / type.lanes));
-    const race = (f: Frame, i: number) => {
-      const w = f.m.writers[k];
-      if (w && w[i] !== -1 && w[i] !== f.globalInvocation) this.fail(`data race: invocation ${f.globalInvocation} reads ${name}[${i}], written by invocation ${w[i]} in the same dispatch`);
-    };
-    if (type.lanes === 4) {
+  private load(place: Place, indexExpr: Expr): Num | Vec {
+    const index = this.index(indexExpr, place, 'load from');
+    if (place.lanes === 4) {
       return (f) => {
-        const i = index(f), a = f.m.buffers[k]!, b = 4 * i;
-        if (f.m.checkRaces) race(f, i);
+        const i = index(f), a = place.array(f), b = 4 * i;
+        if (f.m.checkRaces) place.read(f, i);
         return [a[b]!, a[b + 1]!, a[b + 2]!, a[b + 3]!];
       };
     }
     return (f) => {
       const i = index(f);
-      if (f.m.checkRaces) race(f, i);
-      return f.m.buffers[k]![i]!;
+      if (f.m.checkRaces) place.read(f, i);
+      return place.array(f)[i]!;
     };
   }
 
-  private store(name: string, indexExpr: Expr, valueExpr: Expr): Exec {
-    const k = this.bufferIndex(name);
-    const decl = this.kernel.buffers[k]!;
-    if (decl.access !== 'read_write') this.fail(`store into read-only buffer '${name}'`);
-    const lanes = decl.type.lanes;
-    const index = this.index(indexExpr, 'store to buffer', name, lanes, (f) => Math.floor(f.m.buffers[k]!.length / lanes));
-    const race = (f: Frame, i: number, changes: boolean) => {
-      const w = f.m.writers[k]!;
-      if (changes && w[i] !== -1 && w[i] !== f.globalInvocation) this.fail(`data race: invocations ${w[i]} and ${f.globalInvocation} write different values to ${name}[${i}]`);
-      w[i] = f.globalInvocation;
-    };
-    if (lanes === 4) {
+  private store(place: Place, indexExpr: Expr, valueExpr: Expr): Exec {
+    if (!place.writable) this.fail(`store into read-only ${place.what.replace(' ', " '")}'`);
+    const index = this.index(indexExpr, place, 'store to');
+    if (place.lanes === 4) {
       const value = this.vec(valueExpr);
       return (f) => {
-        const i = index(f), x = value(f), a = f.m.buffers[k]!, b = 4 * i;
-        if (f.m.checkRaces) race(f, i, !sameLanes(a, b, x));
+        const i = index(f), x = value(f), a = place.array(f), b = 4 * i;
+        if (f.m.checkRaces) place.write(f, i, !sameLanes(a, b, x));
         a[b] = x[0]!; a[b + 1] = x[1]!; a[b + 2] = x[2]!; a[b + 3] = x[3]!;
         return 0;
       };
     }
     const value = this.num(valueExpr);
     return (f) => {
-      const i = index(f), x = value(f), a = f.m.buffers[k]!;
-      if (f.m.checkRaces) race(f, i, !Object.is(a[i], x));
-      a[i] = x;
-      return 0;
-    };
-  }
-
-  private sharedLoad(name: string, indexExpr: Expr, type: KType): Num | Vec {
-    const k = this.sharedIndex(name);
-    const size = this.kernel.shared[k]!.size;
-    const index = this.index(indexExpr, 'load from shared', name, type.lanes, () => size);
-    const race = (f: Frame, i: number) => {
-      const t = f.m.sharedTrack[k]!, e = f.m.epoch, me = f.invocation;
-      if (t.writeEpoch[i] === e && t.writer[i] !== me) this.fail(`data race: invocation ${me} reads shared ${name}[${i}], written by invocation ${t.writer[i]} since the last barrier`);
-      if (t.readEpoch[i] !== e) (t.readEpoch[i] = e), (t.reader[i] = me);
-      else if (t.reader[i] !== me) t.reader[i] = -2;
-    };
-    if (type.lanes === 4) {
-      return (f) => {
-        const i = index(f), a = f.m.shared[k]!, b = 4 * i;
-        if (f.m.checkRaces) race(f, i);
-        return [a[b]!, a[b + 1]!, a[b + 2]!, a[b + 3]!];
-      };
-    }
-    return (f) => {
-      const i = index(f);
-      if (f.m.checkRaces) race(f, i);
-      return f.m.shared[k]![i]!;
-    };
-  }
-
-  private sharedStore(name: string, indexExpr: Expr, valueExpr: Expr): Exec {
-    const k = this.sharedIndex(name);
-    const { size, type } = this.kernel.shared[k]!;
-    const index = this.index(indexExpr, 'store to shared', name, type.lanes, () => size);
-    const race = (f: Frame, i: number, changes: boolean) => {
-      const t = f.m.sharedTrack[k]!, e = f.m.epoch, me = f.invocation;
-      if (changes && t.writeEpoch[i] === e && t.writer[i] !== me) this.fail(`data race: invocations ${t.writer[i]} and ${me} write different values to shared ${name}[${i}] between barriers`);
-      if (changes && t.readEpoch[i] === e && t.reader[i] !== me) this.fail(`data race: invocation ${me} changes shared ${name}[${i}], read by ${t.reader[i] === -2 ? 'other invocations' : `invocation ${t.reader[i]}`} since the last barrier`);
-      t.writeEpoch[i] = e;
-      t.writer[i] = me;
-    };
-    if (type.lanes === 4) {
-      const value = this.vec(valueExpr);
-      return (f) => {
-        const i = index(f), x = value(f), a = f.m.shared[k]!, b = 4 * i;
-        if (f.m.checkRaces) race(f, i, !sameLanes(a, b, x));
-        a[b] = x[0]!; a[b + 1] = x[1]!; a[b + 2] = x[2]!; a[b + 3] = x[3]!;
-        return 0;
-      };
-    }
-    const value = this.num(valueExpr);
-    return (f) => {
-      const i = index(f), x = value(f), a = f.m.shared[k]!;
-      if (f.m.checkRaces) race(f, i, !Object.is(a[i], x));
+      const i = index(f), x = value(f), a = place.array(f);
+      if (f.m.checkRaces) place.write(f, i, !Object.is(a[i], x));
       a[i] = x;
       return 0;
     };
@@ -563,9 +540,9 @@ class Compiler {
         return (f) => f.r[slot]!;
       }
       case 'load':
-        return this.load(e.buffer, e.index, e.type);
+        return this.load(this.place('buffer', e.buffer), e.index);
       case 'shared_load':
-        return this.sharedLoad(e.name, e.index, e.type);
+        return this.load(this.place('shared', e.name), e.index);
       case 'binary': {
         const scalar = e.a.type.scalar;
         const op = binaryOp(e.op, scalar) ?? this.fail(`'${e.op}' on ${scalar}`);
@@ -587,10 +564,10 @@ class Compiler {
       case 'select': {
         const cond = this.num(e.cond);
         const a = this.expr(e.a), b = this.expr(e.b);
-        return (f: Frame) => {
+        return ((f: Frame) => {
           const x = a(f), y = b(f);
           return cond(f) ? x : y;
-        };
+        }) as Num | Vec;
       }
       case 'cast': {
         const op = castOp(e.a.type.scalar, e.type.scalar);
@@ -752,14 +729,17 @@ function mathOp(fn: MathFn, scalar: ScalarType): MathImpl | undefined {
   return undefined;
 }
 
+/** The largest i32 and u32 that are also f32 values: where WGSL clamps float-to-integer conversions. */
+const I32_MAX_F32 = 2147483520, U32_MAX_F32 = 4294967040;
+
 function castOp(from: ScalarType, to: ScalarType): (x: number) => number {
   if (to === 'bool') return (x) => (x !== 0 ? 1 : 0);
   if (to === 'f32') return from === 'f32' ? (x) => x : (x) => fr(x);
   if (to === 'i32') {
-    if (from === 'f32') return (x) => (x !== x ? 0 : x >= 2147483647 ? 2147483647 : x <= INT_MIN ? INT_MIN : Math.trunc(x) | 0);
+    if (from === 'f32') return (x) => (x !== x ? 0 : x >= I32_MAX_F32 ? I32_MAX_F32 : x <= INT_MIN ? INT_MIN : Math.trunc(x) | 0);
     return (x) => x | 0;
   }
-  if (from === 'f32') return (x) => (x !== x || x <= 0 ? 0 : x >= 4294967295 ? 4294967295 : Math.trunc(x) >>> 0);
+  if (from === 'f32') return (x) => (x !== x || x <= 0 ? 0 : x >= U32_MAX_F32 ? U32_MAX_F32 : Math.trunc(x) >>> 0);
   return (x) => x >>> 0;
 }
 

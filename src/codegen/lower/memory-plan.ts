@@ -6,7 +6,11 @@ import type { Program } from './program.js';
 import { STORAGE_BYTES } from './program.js';
 
 export interface MemoryPlan {
-  /** Byte offset of each temp buffer in the arena. */
+  /** Slot of each temp buffer: temps whose lifetimes do not overlap share a slot. */
+  slotOf: Map<string, number>;
+  /** Byte size of each slot (the largest temp it ever holds, aligned). */
+  slotBytes: number[];
+  /** Byte offset of each temp when the slots are laid end to end in one arena. */
   offsets: Map<string, number>;
   /** Byte size of every buffer of the program (inputs, params, temps, outputs). */
   sizes: Map<string, number>;
@@ -30,38 +34,19 @@ export function lifetimes(program: Program): Map<string, { first: number; last: 
   return life;
 }
 
+/**
+ * Assigns temps to slots in launch order: a temp takes the free slot that fits it best (or grows
+ * the largest free one), and frees its slot after its last reader. Outputs of a launch are placed
+ * while that launch's inputs are still live, so a kernel never reads and writes one slot (WebGPU
+ * forbids a buffer bound read-only and writable in one dispatch).
+ */
 export function planMemory(program: Program, symbols: ReadonlyMap<string, number>, alignment = 256): MemoryPlan {
   const sizes = new Map(program.buffers.map((b) => [b.id, Math.max(STORAGE_BYTES, evalDim(b.elements, symbols) * STORAGE_BYTES)]));
   const life = lifetimes(program);
   const align = (n: number) => Math.ceil(n / alignment) * alignment;
-  const free: { offset: number; size: number }[] = [];
-  const offsets = new Map<string, number>();
-  let top = 0;
-  const allocate = (size: number): number => {
-    const need = align(size);
-    const i = free.findIndex((b) => b.size >= need);
-    if (i >= 0) {
-      const block = free[i]!;
-      const offset = block.offset;
-      if (block.size === need) free.splice(i, 1);
-      else free[i] = { offset: offset + need, size: block.size - need };
-      return offset;
-    }
-    const offset = top;
-    top += need;
-    return offset;
-  };
-  const release = (offset: number, size: number): void => {
-    free.push({ offset, size: align(size) });
-    free.sort((a, b) => a.offset - b.offset);
-    for (let i = 0; i + 1 < free.length;) {
-      if (free[i]!.offset + free[i]!.size === free[i + 1]!.offset) {
-        free[i] = { offset: free[i]!.offset, size: free[i]!.size + free[i + 1]!.size };
-        free.splice(i + 1, 1);
-      } else i++;
-    }
-    // A free block at the top shrinks the arena high-water mark only if nothing above it is live; keep it simple.
-  };
+  const slotBytes: number[] = [];
+  const free = new Set<number>();
+  const slotOf = new Map<string, number>();
   const byFirst = new Map<number, string[]>();
   const byLast = new Map<number, string[]>();
   for (const [id, l] of life) {
@@ -69,10 +54,24 @@ export function planMemory(program: Program, symbols: ReadonlyMap<string, number
     byLast.set(l.last, [...(byLast.get(l.last) ?? []), id]);
   }
   program.launches.forEach((_, i) => {
-    // Outputs of launch i are allocated while its inputs are still live: no accidental aliasing.
-    for (const id of byFirst.get(i) ?? []) offsets.set(id, allocate(sizes.get(id)!));
-    for (const id of byLast.get(i) ?? []) release(offsets.get(id)!, sizes.get(id)!);
+    for (const id of byFirst.get(i) ?? []) {
+      const need = align(sizes.get(id)!);
+      const candidates = [...free].sort((a, b) => slotBytes[a]! - slotBytes[b]! || a - b);
+      let slot = candidates.find((s) => slotBytes[s]! >= need) ?? candidates[candidates.length - 1];
+      if (slot === undefined) slot = slotBytes.push(0) - 1;
+      free.delete(slot);
+      slotBytes[slot] = Math.max(slotBytes[slot]!, need);
+      slotOf.set(id, slot);
+    }
+    for (const id of byLast.get(i) ?? []) free.add(slotOf.get(id)!);
   });
+  const base: number[] = [];
+  let top = 0;
+  for (const bytes of slotBytes) {
+    base.push(top);
+    top += bytes;
+  }
+  const offsets = new Map([...slotOf].map(([id, slot]) => [id, base[slot]!]));
   const unplannedBytes = [...life.keys()].reduce((a, id) => a + align(sizes.get(id)!), 0);
-  return { offsets, sizes, arenaBytes: top, unplannedBytes };
+  return { slotOf, slotBytes, offsets, sizes, arenaBytes: top, unplannedBytes };
 }

@@ -1,5 +1,5 @@
 // Graph IR -> ONNX ModelProto (ai.onnx opset 17, IR version 8 by default), for onnxruntime and Netron.
-// High-level ops are decomposed first; each primitive op then becomes one node (or a few, lower-ops.ts).
+// Fused ops are expanded and high-level ops decomposed first; each primitive op then becomes one node (or a few, lower-ops.ts).
 // Pre: params holds every parameter by its hierarchical name. Post: the same graph gives the same bytes.
 import type { onnx } from 'onnx-proto';
 import { diag } from '../../diagnostics/catalogue.js';
@@ -9,6 +9,7 @@ import { noSpan } from '../../diagnostics/span.js';
 import { evalDim, isSymbolName, shapeToString } from '../../ir/dim.js';
 import type { DType, Graph, Output, Value } from '../../ir/types.js';
 import { decomposeHighLevel } from '../../passes/decompose-high-level.js';
+import { expandFusedOps } from '../../passes/expand-fused.js';
 import { LOWERINGS } from './lower-ops.js';
 import type { SymbolSource } from './onnx-nodes.js';
 import { OnnxNodes } from './onnx-nodes.js';
@@ -56,7 +57,7 @@ export function exportOnnx(graph: Graph, params: ReadonlyMap<string, WeightTenso
   const opset = options.opset ?? 17;
   const irVersion = IR_VERSION[opset];
   if (irVersion === undefined) throw new PtmError(diag.export_unsupported(noSpan(graph.name), `opset ${opset} is not supported; use 17 to 21`));
-  const g = decomposeHighLevel.run(graph, {}, {});
+  const g = decomposeHighLevel.run(expandFusedOps(graph), {}, {});
 
   const { names, taken, identities } = valueNames(g);
 

@@ -105,22 +105,24 @@ export function stridedOffset(coords: readonly Expr[], strides: readonly Dim[], 
 /**
  * Multi-index of the row-major `linear` index over `dims` (u32 expressions), as `let` statements
  * named `${name}${a}`: c[r-1] = i % d[r-1], c[r-2] = (i / d[r-1]) % d[r-2], ..., c[0] = the rest
- * (dims[0] is never read: the caller guarantees linear < product(dims)).
+ * (dims[0] is never read: the caller guarantees linear < product(dims)). Coordinates whose `needed`
+ * entry is false are not computed (their entry in `coords` must not be used).
  */
-export function unravelIndex(linear: Expr, dims: readonly Expr[], name: string): { stmts: Stmt[]; coords: Expr[] } {
+export function unravelIndex(linear: Expr, dims: readonly Expr[], name: string, needed: readonly boolean[] = dims.map(() => true)): { stmts: Stmt[]; coords: Expr[] } {
   const rank = dims.length;
-  if (rank === 0) return { stmts: [], coords: [] };
-  if (rank === 1) return { stmts: [], coords: [linear] };
   const stmts: Stmt[] = [];
   const coords: Expr[] = new Array<Expr>(rank);
   let rest = linear;
   for (let a = rank - 1; a >= 1; a--) {
-    stmts.push(k.let_(`${name}${a}`, k.mod(rest, dims[a]!)));
-    coords[a] = k.ref(`${name}${a}`, k.u32);
+    if (needed[a]) {
+      stmts.push(k.let_(`${name}${a}`, k.mod(rest, dims[a]!)));
+      coords[a] = k.ref(`${name}${a}`, k.u32);
+    }
+    if (!needed.slice(0, a).some(Boolean)) return { stmts, coords };
     stmts.push(k.let_(`${name}_q${a}`, k.div(rest, dims[a]!)));
     rest = k.ref(`${name}_q${a}`, k.u32);
   }
-  coords[0] = rest;
+  if (rank > 0) coords[0] = rest;
   return { stmts, coords };
 }
 

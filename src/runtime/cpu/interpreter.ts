@@ -3,6 +3,7 @@
 import { PtmError, diag, isPtmError } from '../../diagnostics/index.js';
 import { OPS } from '../../ir/ops.js';
 import type { Graph, Op, Param } from '../../ir/types.js';
+import { expandFusedOps } from '../../passes/expand-fused.js';
 import { roundToHalf } from '../half.js';
 import type { ParamSource } from '../param-source.js';
 import { checkParam } from '../param-source.js';
@@ -93,6 +94,7 @@ function runKernel(op: Op, args: Tensor[], ctx: KernelContext, kernel = KERNELS.
 
 /** Runs `graph` on the cpu. Throws PtmError for bad inputs or parameters, with the op's location. */
 export function runGraph(graph: Graph, options: RunOptions): RunResult {
+  graph = expandFusedOps(graph); // a fused op runs as the graph ops it stands for
   const precision = options.precision ?? 'f32';
   const { values: env, symbols } = bindInputs(graph, options.inputs, precision, options.symbols);
   const params = new Map<string, Param>(graph.params.map((p) => [p.value.id, p]));

@@ -27,6 +27,8 @@ export interface KernelDevice {
   readonly name: string;
   /** Alignment of binding offsets (WebGPU: minStorageBufferOffsetAlignment). */
   readonly alignment: number;
+  /** One buffer per memory-plan slot instead of one arena (WebGPU: no read/write aliasing within a dispatch). */
+  readonly bufferPerSlot?: boolean;
   alloc(bytes: number, label: string): DeviceBuffer;
   write(buffer: DeviceBuffer, data: Uint8Array, offset?: number): void;
   read(buffer: DeviceBuffer, offset: number, bytes: number): Promise<Uint8Array>;
@@ -53,7 +55,7 @@ function fromStorage(bytes: Uint8Array, b: ProgramBuffer, shape: number[]): Tens
 
 export class ProgramSession {
   private readonly resident = new Map<string, DeviceBuffer>();
-  private readonly plans = new Map<string, { plan: MemoryPlan; arena: DeviceBuffer }>();
+  private readonly plans = new Map<string, { plan: MemoryPlan; slots: Binding[] }>();
   private readonly sizes = new Map<string, number>();
 
   private constructor(readonly program: Program, readonly device: KernelDevice) {}
@@ -89,10 +91,18 @@ export class ProgramSession {
     let planned = this.plans.get(key);
     if (!planned) {
       const plan = planMemory(program, symbols, device.alignment);
-      planned = { plan, arena: device.alloc(Math.max(plan.arenaBytes, 4), `${program.name} arena`) };
+      let slots: Binding[];
+      if (device.bufferPerSlot) slots = plan.slotBytes.map((bytes, i) => ({ buffer: device.alloc(bytes, `${program.name} slot ${i}`), offset: 0, size: bytes }));
+      else {
+        const arena = device.alloc(Math.max(plan.arenaBytes, 4), `${program.name} arena`);
+        let offset = 0;
+        slots = plan.slotBytes.map((bytes) => ({ buffer: arena, offset: (offset += bytes) - bytes, size: bytes }));
+      }
+      planned = { plan, slots };
       this.plans.set(key, planned);
     }
-    const { plan, arena } = planned;
+    const { plan, slots } = planned;
+    const arenaBuffers = new Set(slots.map((s) => s.buffer));
     const transient = new Map<string, Binding>();
     for (const b of program.buffers) {
       if (b.kind === 'input') {
@@ -103,8 +113,9 @@ export class ProgramSession {
       } else if (b.kind === 'output') {
         const size = plan.sizes.get(b.id)!;
         transient.set(b.id, { buffer: device.alloc(size, b.name ?? b.id), offset: 0, size });
-      } else if (b.kind === 'temp' && plan.offsets.has(b.id)) {
-        transient.set(b.id, { buffer: arena, offset: plan.offsets.get(b.id)!, size: plan.sizes.get(b.id)! });
+      } else if (b.kind === 'temp' && plan.slotOf.has(b.id)) {
+        const slot = slots[plan.slotOf.get(b.id)!]!;
+        transient.set(b.id, { buffer: slot.buffer, offset: slot.offset, size: plan.sizes.get(b.id)! });
       }
     }
     const binding = (id: string): Binding => {
@@ -126,7 +137,7 @@ export class ProgramSession {
       const bind = binding(out.buffer);
       outputs.set(out.name, fromStorage(await device.read(bind.buffer, bind.offset, shape.reduce((a, d) => a * d, 1) * 4), b, shape));
     }
-    for (const [id, bnd] of transient) if (bnd.buffer !== arena && !this.resident.has(id)) device.free?.(bnd.buffer);
+    for (const [id, bnd] of transient) if (!arenaBuffers.has(bnd.buffer) && !this.resident.has(id)) device.free?.(bnd.buffer);
     return outputs;
   }
 

@@ -9,11 +9,14 @@ export interface AdapterInfo {
   description: string;
 }
 
+/** The device's numeric limits, copied once into a plain object (reading Dawn's is a native call). */
+export type Limits = { readonly [K in keyof GPUSupportedLimits as GPUSupportedLimits[K] extends number ? K : never]: number };
+
 export interface GpuContext {
   readonly device: GPUDevice;
   readonly adapterInfo: AdapterInfo;
   /** The device's limits (raised to the adapter's where that matters, see requestedLimits). */
-  readonly limits: GPUSupportedLimits;
+  readonly limits: Limits;
   readonly features: ReadonlySet<string>;
   /** Messages of errors no error scope caught, oldest first (the last 100). */
   readonly uncapturedErrors: string[];
@@ -105,6 +108,15 @@ function requestedLimits(adapter: GPUAdapter): Record<string, number> {
 
 const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
 
+function copyLimits(limits: GPUSupportedLimits): Limits {
+  const copy: Record<string, number> = {};
+  for (const key in limits) {
+    const value = (limits as unknown as Record<string, unknown>)[key];
+    if (typeof value === 'number') copy[key] = value;
+  }
+  return Object.freeze(copy) as Limits;
+}
+
 async function createContext(): Promise<GpuContext> {
   const { gpu, inNode } = await loadGpu();
   let adapter: GPUAdapter | null;
@@ -125,7 +137,7 @@ async function createContext(): Promise<GpuContext> {
   const ctx: GpuContext = {
     device,
     adapterInfo: { vendor: info.vendor, architecture: info.architecture, description: info.description || info.device },
-    limits: device.limits,
+    limits: copyLimits(device.limits),
     features: new Set([...device.features]),
     uncapturedErrors: [],
     lost: null,

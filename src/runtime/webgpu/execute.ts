@@ -6,7 +6,7 @@ import type { Kernel } from '../../codegen/kernel-ir/types.js';
 import type { GpuContext } from './device.js';
 import { WebGpuError, describeKernel, kernelError } from './errors.js';
 import { downloadTensor, type ElementType, type HostArray } from './buffers.js';
-import { PipelineCache, compileError, type CompiledKernel } from './pipelines.js';
+import { PipelineCache, compileError, sharedPipelineCache, type CompiledKernel } from './pipelines.js';
 import { UniformArena, uniformBindingSize } from './uniforms.js';
 
 /** Packs launch parameters into the kernel's uniform struct (the WGSL renderer's packParams). */
@@ -15,7 +15,7 @@ export type ParamPacker = (kernel: Kernel, values: Record<string, number>) => Ar
 export interface ExecutorOptions {
   /** Packs parameters given as a record; without it, parameters must be passed packed. */
   packParams?: ParamPacker;
-  /** Share pipelines between executors. */
+  /** Where pipelines are cached; by default one cache per device, shared by its executors. */
   pipelines?: PipelineCache;
   /** Record each pass's GPU time (needs the timestamp-query feature); see lastGpuTimeNs. */
   timestamps?: boolean;
@@ -49,7 +49,7 @@ export class WebGpuExecutor {
     readonly ctx: GpuContext,
     private readonly options: ExecutorOptions = {},
   ) {
-    this.pipelines = options.pipelines ?? new PipelineCache(ctx);
+    this.pipelines = options.pipelines ?? sharedPipelineCache(ctx);
     this.uniforms = new UniformArena(ctx);
     this.timer = options.timestamps ? this.createTimer() : null;
   }

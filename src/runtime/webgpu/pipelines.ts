@@ -41,6 +41,15 @@ export interface CompiledKernel {
   readonly checked: Promise<string | null>;
 }
 
+const shared = new WeakMap<GpuContext, PipelineCache>();
+
+/** The cache every executor on `ctx` uses unless given its own. */
+export function sharedPipelineCache(ctx: GpuContext): PipelineCache {
+  let cache = shared.get(ctx);
+  if (!cache) shared.set(ctx, (cache = new PipelineCache(ctx)));
+  return cache;
+}
+
 export class PipelineCache {
   private readonly byText = new Map<string, CompiledKernel>();
   private readonly byKernel = new WeakMap<Kernel, CompiledKernel>();

@@ -1,0 +1,306 @@
+// Flash attention template: one kernel, one workgroup per (query tile, head, batch); key tiles stream
+// through workgroup memory with an online softmax, so no seq x seq matrix is ever stored. The mask
+// predicate is inlined; each key tile is first classified masked / visible / partial (mask-tiles.ts).
+import type { Span } from '../../diagnostics/span.js';
+import { noSpan } from '../../diagnostics/span.js';
+import { PtmError, diag } from '../../diagnostics/index.js';
+import type { Dim } from '../../ir/dim.js';
+import type { MaskExpr, MaskVar } from '../../ir/mask.js';
+import type { BufferParam, Expr, SharedArray, Stmt } from '../kernel-ir/types.js';
+import * as k from '../kernel-ir/build.js';
+import { LaunchParams } from './indexing.js';
+import type { BufferBind, KernelInstance, StorageType, Strided } from './instance.js';
+import type { Bounds, RangeRead } from './mask-tiles.js';
+import { i32Domain, rangeReads, safeDivision, tileClassValue } from './mask-tiles.js';
+
+export interface AttentionVariant {
+  /** Query rows per workgroup. */
+  tileQ: number;
+  /** Keys per staged tile (the template halves it, then tileQ, until workgroup memory fits 16 KiB). */
+  tileK: number;
+  /** Threads per query row (default 16): they split the keys of a tile and the dv output columns. */
+  threadsPerRow?: number;
+}
+
+export const ATTENTION_VARIANTS: Record<string, AttentionVariant> = {
+  q16k16t16: { tileQ: 16, tileK: 16, threadsPerRow: 16 },
+  q8k32t32: { tileQ: 8, tileK: 32, threadsPerRow: 32 },
+  q32k16t8: { tileQ: 32, tileK: 16, threadsPerRow: 8 },
+  q32k32t4: { tileQ: 32, tileK: 32, threadsPerRow: 4 },
+};
+
+export const DEFAULT_ATTENTION_VARIANT: AttentionVariant = ATTENTION_VARIANTS.q16k16t16!;
+
+export interface AttentionSpec {
+  batch: Dim;
+  heads: Dim;
+  tq: Dim;
+  tk: Dim;
+  d: number;
+  dv: number;
+  scale: number;
+  inputs: { storage: StorageType; shape: Dim[] }[];
+  /** Strides for [b, h, t, d]. */
+  q: { input: number; layout: Strided };
+  k: { input: number; layout: Strided };
+  v: { input: number; layout: Strided };
+  /** Strides for [b, h, tq, dv]. */
+  out: Strided;
+  /** Reads name operands of the graph attention op: 0, 1, 2 are q, k, v; 3.. are mask tensors. */
+  mask: MaskExpr;
+  /** Graph operand index -> input and strides per axis of that tensor. */
+  maskInputs: Record<number, { input: number; layout: Strided }>;
+  variant: AttentionVariant;
+  locs: Span[];
+}
+
+/** WebGPU's default maxComputeWorkgroupStorageSize (16 KiB) in 4-byte words. */
+const SHARED_WORDS = 4096;
+/** Score of a masked key: finite (WGSL may assume no infinities), below any real score, exp(NEG - x) = 0. */
+const NEG = -3e38;
+
+const u = (name: string) => k.ref(name, k.u32);
+const iv = (name: string) => k.ref(name, k.i32);
+const fv = (name: string) => k.ref(name, k.f32);
+
+interface Ctx {
+  spec: AttentionSpec;
+  p: LaunchParams;
+  maskBuffers: Map<number, BufferParam>;
+  fail(why: string): never;
+}
+
+function strideTerm(p: LaunchParams, coord: Expr, stride: Dim, name: string): Expr | undefined {
+  return stride === 0 ? undefined : stride === 1 ? coord : k.mul(coord, p.add(name, stride));
+}
+function sum(terms: (Expr | undefined)[]): Expr {
+  const xs = terms.filter((x): x is Expr => x !== undefined);
+  return xs.length === 0 ? k.u(0) : xs.reduce((s, x) => k.add(s, x));
+}
+
+/** Tile sizes that fit workgroup memory: Qs[tileQ*d] + Ks[tileK*(d+1)] + Ss[tileQ*tileK] + range-read tiles. */
+function fitTiles(v: AttentionVariant, d: number, kReads: number, qReads: number): { tileQ: number; tileK: number } {
+  let { tileQ, tileK } = v;
+  const words = () => tileQ * d + tileK * (d + 1) + tileQ * tileK + kReads * tileK + qReads * tileQ;
+  while (words() > SHARED_WORDS && (tileK > 4 || tileQ > 1)) {
+    if (tileK > 4) tileK /= 2;
+    else tileQ /= 2;
+  }
+  return { tileQ, tileK };
+}
+
+export function attentionKernel(spec: AttentionSpec): KernelInstance {
+  const loc = spec.locs[0] ?? noSpan();
+  const fail = (why: string): never => { throw new PtmError(diag.internal_error(loc, `attention template: ${why}`)); };
+  const TPR = spec.variant.threadsPerRow ?? 16;
+  const reads = rangeReads(spec.mask);
+  const kReads = reads.filter((r) => r.along === 'k'), qReads = reads.filter((r) => r.along === 'q');
+  const { tileQ, tileK } = fitTiles(spec.variant, spec.d, kReads.length, qReads.length);
+  const T = TPR * tileQ;
+  if (T > 256 || !Number.isInteger(tileQ) || !Number.isInteger(tileK) || tileK < 1) fail(`variant ${JSON.stringify(spec.variant)} does not fit d = ${spec.d}`);
+  const p = new LaunchParams();
+  const buffers: BufferParam[] = [], bind: BufferBind[] = [];
+  const input = (name: string, index: number, storage?: StorageType): BufferParam => {
+    const b = k.buffer(name, { scalar: storage ?? spec.inputs[index]?.storage ?? fail(`input ${index} does not exist`), lanes: 1 });
+    buffers.push(b);
+    bind.push({ kind: 'input', index });
+    return b;
+  };
+  const qb = input('q', spec.q.input, 'f32'), kb = input('k', spec.k.input, 'f32'), vb = input('v', spec.v.input, 'f32');
+  const ctx: Ctx = { spec, p, maskBuffers: new Map(), fail };
+  for (const [operand, mi] of Object.entries(spec.maskInputs)) {
+    const storage = spec.inputs[mi.input]?.storage ?? fail(`mask input ${mi.input} does not exist`);
+    if (storage === 'f32') fail(`the mask reads operand ${operand}, a float tensor`);
+    ctx.maskBuffers.set(Number(operand), input(`mask${operand}`, mi.input, storage));
+  }
+  const out = k.buffer('out', k.f32, 'read_write');
+  buffers.push(out);
+  bind.push({ kind: 'output', index: 0 });
+
+  const tq = p.add('tq', spec.tq), tk = p.add('tk', spec.tk);
+  const Qs = k.shared('Qs', k.f32, tileQ * spec.d), Ks = k.shared('Ks', k.f32, tileK * (spec.d + 1)), Ss = k.shared('Ss', k.f32, tileQ * tileK);
+  const shared: SharedArray[] = [Qs, Ks, Ss];
+  const base = (name: string, l: Strided): Stmt => k.let_(`${name}_base`, sum([
+    l.offset === 0 ? undefined : p.add(`${name}_off`, l.offset),
+    strideTerm(p, u('bi'), l.strides[0]!, `${name}_s0`), strideTerm(p, u('hi'), l.strides[1]!, `${name}_s1`),
+  ]));
+  // element [t, c] of q/k/v/out within the current (b, h)
+  const at = (name: string, l: Strided, t: Expr, c: Expr) => sum([u(`${name}_base`), strideTerm(p, t, l.strides[2]!, `${name}_s2`), strideTerm(p, c, l.strides[3]!, `${name}_s3`)]);
+
+  const body: Stmt[] = [
+    k.let_('lane', k.localId(0)), k.let_('row', k.localId(1)), k.let_('lid', k.add(k.mul(k.localId(1), TPR), k.localId(0))),
+    k.let_('bi', k.workgroupId(2)), k.let_('hi', k.workgroupId(1)),
+    k.let_('q0', k.mul(k.workgroupId(0), tileQ)), k.let_('qi', k.add(u('q0'), u('row'))),
+    base('q', spec.q.layout), base('k', spec.k.layout), base('v', spec.v.layout), base('out', spec.out),
+    k.comment('Qs[r * d + c] = scale * q[b, h, q0 + r, c] (rows past tq clamp; they are never stored)'),
+    ...cooperative(T, tileQ * spec.d, (e) => {
+      const r = k.div(e, spec.d), c = k.mod(e, spec.d);
+      return [k.sharedStore(Qs, e, k.mul(k.load(qb, at('q', spec.q.layout, k.min(k.add(u('q0'), r), k.sub(tq, 1)), c)), spec.scale))];
+    }),
+  ];
+  // k is bound per key below; tile-invariant expressions never read it
+  const vars: Record<MaskVar, Expr> = { b: k.toI32(u('bi')), h: k.toI32(u('hi')), q: k.toI32(u('qi')), k: k.i(0) };
+  const read = (operand: number, indices: Expr[]) => readMask(ctx, operand, indices);
+  // q-range reads: staged once, min/max over the tile's valid rows.
+  const rangeBounds = new Map<string, Bounds<Expr>>();
+  const stageRange = (r: RangeRead, n: number, start: Expr, limit: Expr, size: number): { stage: Stmt[]; reduce: Stmt[] } => {
+    const arr = k.shared(`${r.along}r${n}`, k.i32, size);
+    shared.push(arr);
+    const lo = `${r.along}r${n}_lo`, hi = `${r.along}r${n}_hi`;
+    rangeBounds.set(r.key, { lo: iv(lo), hi: iv(hi) });
+    const indices = (x: Expr) => r.indices.map((e, axis) => (axis === r.axis ? k.toI32(x) : emitMask(e, vars, read, 'int')));
+    return {
+      stage: cooperative(T, size, (e) => [k.sharedStore(arr, e, readMask(ctx, r.operand, indices(k.add(start, e))))]),
+      reduce: [k.var_(lo, k.i(2147483647)), k.var_(hi, k.i(-2147483648)),
+        k.for_(`${r.along}r${n}_j`, k.u(0), k.min(k.sub(limit, start), size), [
+          k.assign(lo, k.min(iv(lo), k.sharedLoad(arr, u(`${r.along}r${n}_j`)))),
+          k.assign(hi, k.max(iv(hi), k.sharedLoad(arr, u(`${r.along}r${n}_j`)))),
+        ])],
+    };
+  };
+  const qStaged = qReads.map((r, n) => stageRange(r, n, u('q0'), tq, tileQ));
+  if (qStaged.length > 0) body.push(...qStaged.flatMap((s) => s.stage), k.barrier(), ...qStaged.flatMap((s) => s.reduce));
+  const kStaged = kReads.map((r, n) => stageRange(r, n, u('k0'), tk, tileK));
+
+  const J = Math.ceil(spec.dv / TPR), keysPerThread = Math.ceil(tileK / TPR);
+  body.push(k.var_('m', k.f(NEG)), k.var_('l', k.f(0)));
+  for (let j = 0; j < J; j++) body.push(k.var_(`acc${j}`, k.f(0)), k.let_(`cc${j}`, k.min(k.add(u('lane'), j * TPR), spec.dv - 1)));
+
+  const cls = tileClassValue(spec.mask, i32Domain, {
+    b: vars.b, h: vars.h,
+    q: [k.toI32(u('q0')), k.toI32(k.sub(k.min(k.add(u('q0'), tileQ), tq), 1))],
+    k: [k.toI32(u('k0')), k.toI32(k.sub(k.min(k.add(u('k0'), tileK), tk), 1))],
+    reads: {
+      exact: read,
+      range: (r) => rangeBounds.get(r.key),
+      unknown: (operand) => (ctx.maskBuffers.get(operand)?.type.scalar === 'u32' ? { lo: k.i(0), hi: k.i(1) } : undefined),
+    },
+  });
+  const live = k.ne(iv('cls'), 0);
+
+  // scores of this thread's keys key = lane + t * TPR (adjacent threads, adjacent keys)
+  const scores: Stmt[] = [];
+  for (let t = 0; t < keysPerThread; t++) {
+    const key = k.add(u('lane'), t * TPR), kj = `kj${t}`, dot = `dot${t}`, seen = `seen${t}`;
+    const one: Stmt[] = [
+      k.let_(kj, k.add(u('k0'), key)),
+      k.var_(dot, k.f(0)),
+      k.for_(`c${t}`, k.u(0), spec.d, [k.assign(dot, k.add(fv(dot), k.mul(k.sharedLoad(Qs, k.add(k.mul(u('row'), spec.d), u(`c${t}`))), k.sharedLoad(Ks, k.add(k.mul(key, spec.d + 1), u(`c${t}`))))))]),
+      k.var_(seen, k.lt(u(kj), tk)),
+      k.if_(k.eq(iv('cls'), 1), [k.assign(seen, k.and(k.ref(seen, k.bool), emitMask(spec.mask, { ...vars, k: k.toI32(u(kj)) }, read, 'bool')))]),
+      k.sharedStore(Ss, k.add(k.mul(u('row'), tileK), key), k.select(k.ref(seen, k.bool), fv(dot), k.f(NEG))),
+    ];
+    scores.push(...(tileK % TPR === 0 ? one : [k.if_(k.lt(key, tileK), one)]));
+  }
+  // online softmax: m = running max, l = running sum, acc rescaled by exp(m_old - m_new)
+  const update: Stmt[] = [
+    k.var_('mt', k.f(NEG)),
+    k.for_('j', k.u(0), tileK, [k.assign('mt', k.max(fv('mt'), k.sharedLoad(Ss, k.add(k.mul(u('row'), tileK), u('j')))))]),
+    k.let_('m_new', k.max(fv('m'), fv('mt'))),
+    k.let_('alpha', k.exp(k.sub(fv('m'), fv('m_new')))),
+    k.assign('l', k.mul(fv('l'), fv('alpha'))),
+    ...Array.from({ length: J }, (_, j) => k.assign(`acc${j}`, k.mul(fv(`acc${j}`), fv('alpha')))),
+    k.for_('j', k.u(0), k.min(k.sub(tk, u('k0')), tileK), [
+      k.let_('s', k.sharedLoad(Ss, k.add(k.mul(u('row'), tileK), u('j')))),
+      k.let_('pj', k.select(k.eq(fv('s'), NEG), k.f(0), k.exp(k.sub(fv('s'), fv('m_new'))))),
+      k.assign('l', k.add(fv('l'), fv('pj'))),
+      k.let_('vrow', k.add(u('k0'), u('j'))),
+      ...Array.from({ length: J }, (_, j) => k.assign(`acc${j}`, k.add(fv(`acc${j}`), k.mul(fv('pj'), k.load(vb, at('v', spec.v.layout, u('vrow'), u(`cc${j}`))))))),
+    ]),
+    k.assign('m', fv('m_new')),
+  ];
+  body.push(k.for_('k0', k.u(0), tk, [
+    k.barrier(), // the previous tile's readers of Ks, Ss and the range tiles are done
+    ...(kStaged.length > 0 ? [...kStaged.flatMap((s) => s.stage), k.barrier(), ...kStaged.flatMap((s) => s.reduce)] : []),
+    k.let_('cls', cls), // 0 masked (skip), 1 partial (test each key), 2 visible
+    k.if_(live, [
+      k.comment('Ks[key * (d + 1) + c] = k[b, h, k0 + key, c]; the +1 keeps rows apart in memory banks'),
+      ...cooperative(T, tileK * spec.d, (e) => {
+        const key = k.div(e, spec.d), c = k.mod(e, spec.d);
+        return [k.sharedStore(Ks, k.add(k.mul(key, spec.d + 1), c), k.load(kb, at('k', spec.k.layout, k.min(k.add(u('k0'), key), k.sub(tk, 1)), c)))];
+      }),
+    ]),
+    k.barrier(),
+    k.if_(live, scores),
+    k.barrier(),
+    k.if_(live, update),
+  ], tileK));
+  // out[b, h, qi, c] = acc / l, or 0 for a row that saw no visible key
+  for (let j = 0; j < J; j++) {
+    const c = k.add(u('lane'), j * TPR);
+    body.push(k.if_(k.and(k.lt(u('qi'), tq), k.lt(c, spec.dv)), [
+      k.store(out, at('out', spec.out, u('qi'), c), k.select(k.gt(fv('l'), 0), k.div(fv(`acc${j}`), fv('l')), k.f(0))),
+    ]));
+  }
+  return {
+    kernel: {
+      name: `attention_${maskName(spec.mask)}_q${tileQ}k${tileK}t${TPR}_d${spec.d}`,
+      workgroupSize: [TPR, tileQ, 1], buffers, params: p.uniforms, shared, body,
+      grid: [k.ceilDiv(tq, tileQ), p.add('heads', spec.heads), p.add('batch', spec.batch)],
+      locs: spec.locs,
+    },
+    bind,
+    params: p.values,
+  };
+}
+
+/** Statements run for e = lid, lid + T, ... < count (every thread of the workgroup helps). */
+function cooperative(T: number, count: number, f: (e: Expr) => Stmt[]): Stmt[] {
+  const out: Stmt[] = [];
+  for (let t = 0; t * T < count; t++) {
+    const e = k.add(u('lid'), t * T);
+    out.push(...((t + 1) * T <= count ? f(e) : [k.if_(k.lt(e, count), f(e))]));
+  }
+  return out;
+}
+
+function maskName(m: MaskExpr): string {
+  if (m.kind === 'const') return m.value ? 'full' : 'none';
+  if (m.kind === 'binary' && m.op === '<=' && m.left.kind === 'var' && m.left.name === 'k' && m.right.kind === 'var' && m.right.name === 'q') return 'causal';
+  return 'masked';
+}
+
+/**
+ * Element of mask operand `operand` at i32 `indices` through its strided layout, as i32 (bools 0/1);
+ * an index outside the tensor reads 0 (the reference rejects it; a kernel must not fault).
+ */
+function readMask(ctx: Ctx, operand: number, indices: Expr[]): Expr {
+  const mi = ctx.spec.maskInputs[operand], buf = ctx.maskBuffers.get(operand);
+  if (!mi || !buf) return ctx.fail(`the mask reads operand ${operand}, which has no mask input`);
+  const shape = ctx.spec.inputs[mi.input]!.shape;
+  if (shape.length !== indices.length) ctx.fail(`the mask indexes operand ${operand} of rank ${shape.length} with ${indices.length} indices`);
+  let inside: Expr = k.T;
+  indices.forEach((x, axis) => {
+    const ok = k.and(k.ge(x, 0), k.lt(x, k.toI32(ctx.p.add(`mask${operand}_n${axis}`, shape[axis]!))));
+    inside = axis === 0 ? ok : k.and(inside, ok);
+  });
+  const flat = sum([mi.layout.offset === 0 ? undefined : ctx.p.add(`mask${operand}_off`, mi.layout.offset),
+    ...indices.map((x, axis) => strideTerm(ctx.p, k.toU32(x), mi.layout.strides[axis]!, `mask${operand}_s${axis}`))]);
+  const value = k.load(buf, k.select(inside, flat, k.u(0)));
+  return k.select(inside, k.toI32(value), k.i(0));
+}
+
+/** The predicate in kernel IR with evalMask's semantics (truncating `/`, `%` with the dividend's sign, x / 0 = 0). */
+function emitMask(m: MaskExpr, vars: Record<MaskVar, Expr>, read: (operand: number, indices: Expr[]) => Expr, want: 'int' | 'bool'): Expr {
+  const e = emitMaskRaw(m, vars, read);
+  if (want === 'bool') return e.type.scalar === 'bool' ? e : k.ne(e, 0);
+  return e.type.scalar === 'bool' ? k.select(e, k.i(1), k.i(0)) : e;
+}
+
+function emitMaskRaw(m: MaskExpr, vars: Record<MaskVar, Expr>, read: (operand: number, indices: Expr[]) => Expr): Expr {
+  const int = (x: MaskExpr) => emitMask(x, vars, read, 'int'), bool = (x: MaskExpr) => emitMask(x, vars, read, 'bool');
+  switch (m.kind) {
+    case 'const': return m.bool ? k.lit(k.bool, m.value) : k.i(m.value);
+    case 'var': return vars[m.name];
+    case 'read': return read(m.operand, m.indices.map(int));
+    case 'not': return k.not(bool(m.operand));
+    case 'binary':
+      switch (m.op) {
+        case '&': return k.and(bool(m.left), bool(m.right));
+        case '|': return k.or(bool(m.left), bool(m.right));
+        case '/': case '%': return safeDivision(m.op, int(m.left), int(m.right));
+        case '+': case '-': case '*': return k.bin(m.op, int(m.left), int(m.right));
+        default: return k.bin(m.op, int(m.left), int(m.right));
+      }
+  }
+}

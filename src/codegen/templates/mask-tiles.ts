@@ -1,0 +1,315 @@
+// Tile classification of attention masks (DSL.md, "Attention masks are predicates"): interval
+// arithmetic over the predicate with q ∈ [q0, q1], k ∈ [k0, k1] and b, h exact says whether a
+// (query tile, key tile) is fully masked, fully visible or partial. One evaluator, two number domains:
+// JS numbers (`classifyTile`, unit-tested against brute force) and i32 kernel IR (run once per tile).
+import type { MaskExpr, MaskVar } from '../../ir/mask.js';
+import type { Expr } from '../kernel-ir/types.js';
+import * as k from '../kernel-ir/build.js';
+
+export type TileClass = 'masked' | 'visible' | 'partial';
+
+/** Integer arithmetic with evalMask's semantics; truth values are 0/1 of the same type. */
+export interface Domain<V> {
+  c(n: number): V;
+  add(a: V, b: V): V;
+  sub(a: V, b: V): V;
+  mul(a: V, b: V): V;
+  /** Truncating; x / 0 = 0. */
+  div(a: V, b: V): V;
+  /** Sign of the dividend; x % 0 = 0. */
+  mod(a: V, b: V): V;
+  min(a: V, b: V): V;
+  max(a: V, b: V): V;
+  lt(a: V, b: V): V;
+  le(a: V, b: V): V;
+  eq(a: V, b: V): V;
+  /** cond (0/1) ? a : b */
+  select(cond: V, a: V, b: V): V;
+  /** The value when it is a known constant (lets the evaluator pick tighter rules). */
+  known(a: V): number | undefined;
+}
+
+/** [lo, hi]; `lo === hi` (same object) marks an exact value; `truth` marks a 0/1 value. */
+export interface Bounds<V> {
+  lo: V;
+  hi: V;
+  truth?: boolean;
+}
+
+/** How reads of mask tensors are bounded over a tile. */
+export interface TileReads<V> {
+  /** The element at exact indices (undefined = unknown). */
+  exact(operand: number, indices: V[]): V | undefined;
+  /** [min, max] of the elements as the one index marked 'q' or 'k' runs over the tile's range. */
+  range(read: RangeRead, indices: (V | 'q' | 'k')[]): Bounds<V> | undefined;
+  /** Bounds of an element at indices the tile does not pin down; undefined = any integer. */
+  unknown(operand: number): Bounds<V> | undefined;
+}
+
+export interface TileEnv<V> {
+  b: V;
+  h: V;
+  q: [V, V];
+  k: [V, V];
+  reads: TileReads<V>;
+}
+
+/** True when `m` does not depend on q or k (so it is exact over a tile). */
+export function tileInvariant(m: MaskExpr): boolean {
+  switch (m.kind) {
+    case 'var': return m.name !== 'q' && m.name !== 'k';
+    case 'const': return true;
+    case 'read': return m.indices.every(tileInvariant);
+    case 'not': return tileInvariant(m.operand);
+    case 'binary': return tileInvariant(m.left) && tileInvariant(m.right);
+  }
+}
+
+/** A read bounded by a per-tile min/max: every index tile-invariant except one that is exactly q or k. */
+export interface RangeRead {
+  operand: number;
+  axis: number;
+  along: 'q' | 'k';
+  indices: MaskExpr[];
+  /** Stable identity for deduplication. */
+  key: string;
+}
+
+export function rangeRead(m: MaskExpr & { kind: 'read' }): RangeRead | undefined {
+  const moving = m.indices.flatMap((x, axis) => (tileInvariant(x) ? [] : [axis]));
+  if (moving.length !== 1) return undefined;
+  const axis = moving[0]!, index = m.indices[axis]!;
+  if (index.kind !== 'var' || (index.name !== 'q' && index.name !== 'k')) return undefined;
+  return { operand: m.operand, axis, along: index.name, indices: m.indices, key: JSON.stringify(m) };
+}
+
+/** Every range read of a mask, deduplicated (the attention kernel precomputes one min/max each per tile). */
+export function rangeReads(m: MaskExpr): RangeRead[] {
+  const out = new Map<string, RangeRead>();
+  const walk = (e: MaskExpr): void => {
+    if (e.kind === 'read') {
+      const r = rangeRead(e);
+      if (r) out.set(r.key, r);
+      e.indices.forEach(walk);
+    } else if (e.kind === 'binary') {
+      walk(e.left);
+      walk(e.right);
+    } else if (e.kind === 'not') walk(e.operand);
+  };
+  walk(m);
+  return [...out.values()];
+}
+
+const exactly = <V>(v: V, truth = false): Bounds<V> => ({ lo: v, hi: v, truth });
+const isExact = <V>(b: Bounds<V>): boolean => b.lo === b.hi;
+
+/** Bounds of `m` over the tile; undefined = unknown. */
+export function maskBounds<V>(m: MaskExpr, D: Domain<V>, env: TileEnv<V>): Bounds<V> | undefined {
+  switch (m.kind) {
+    case 'const': return exactly(D.c(m.value), m.bool);
+    case 'var': {
+      const v: MaskVar = m.name;
+      return v === 'q' ? { lo: env.q[0], hi: env.q[1] } : v === 'k' ? { lo: env.k[0], hi: env.k[1] } : exactly(env[v]);
+    }
+    case 'not': {
+      const t = truth(maskBounds(m.operand, D, env), D);
+      return join(D.sub(D.c(1), t.hi), isExact(t) ? undefined : D.sub(D.c(1), t.lo), true);
+    }
+    case 'read': {
+      // Tile-invariant indices are exact (lo === hi); a range read has one index that is q or k.
+      const r = rangeRead(m);
+      const fixed = m.indices.map((x, axis) => (axis === r?.axis ? undefined : maskBounds(x, D, env)));
+      const known = fixed.every((x, axis) => axis === r?.axis || (x !== undefined && isExact(x)));
+      if (known && !r) {
+        const v = env.reads.exact(m.operand, fixed.map((x) => x!.lo));
+        if (v !== undefined) return exactly(v);
+      } else if (known && r) {
+        const v = env.reads.range(r, fixed.map((x, axis) => (axis === r.axis ? r.along : x!.lo)));
+        if (v) return v;
+      }
+      return env.reads.unknown(m.operand);
+    }
+    case 'binary': {
+      const a = maskBounds(m.left, D, env), b = maskBounds(m.right, D, env);
+      if (m.op === '&' || m.op === '|') {
+        const ta = truth(a, D), tb = truth(b, D);
+        const f = m.op === '&' ? D.min.bind(D) : D.max.bind(D);
+        return join(f(ta.lo, tb.lo), isExact(ta) && isExact(tb) ? undefined : f(ta.hi, tb.hi), true);
+      }
+      if (!a || !b) return ['+', '-', '*', '/', '%'].includes(m.op) ? undefined : { lo: D.c(0), hi: D.c(1), truth: true };
+      switch (m.op) {
+        case '+': return bothExact(a, b) ? exactly(D.add(a.lo, b.lo)) : { lo: D.add(a.lo, b.lo), hi: D.add(a.hi, b.hi) };
+        case '-': return bothExact(a, b) ? exactly(D.sub(a.lo, b.lo)) : { lo: D.sub(a.lo, b.hi), hi: D.sub(a.hi, b.lo) };
+        case '*': return bothExact(a, b) ? exactly(D.mul(a.lo, b.lo)) : corners(a, b, D.mul.bind(D), D);
+        case '/': return divBounds(a, b, D);
+        case '%': return modBounds(a, b, D);
+        case '<': return compare(a, b, D.lt.bind(D));
+        case '<=': return compare(a, b, D.le.bind(D));
+        case '>': return compare(b, a, D.lt.bind(D));
+        case '>=': return compare(b, a, D.le.bind(D));
+        case '==': return equal(a, b, D);
+        case '!=': {
+          const e = equal(a, b, D);
+          return join(D.sub(D.c(1), e.hi), isExact(e) ? undefined : D.sub(D.c(1), e.lo), true);
+        }
+      }
+    }
+  }
+}
+
+function join<V>(lo: V, hi: V | undefined, truth = false): Bounds<V> {
+  return { lo, hi: hi ?? lo, truth };
+}
+const bothExact = <V>(a: Bounds<V>, b: Bounds<V>): boolean => isExact(a) && isExact(b);
+
+/** Truth value bounds: certainly true when 0 ∉ [lo, hi], certainly false when lo = hi = 0. */
+function truth<V>(x: Bounds<V> | undefined, D: Domain<V>): Bounds<V> {
+  if (!x) return { lo: D.c(0), hi: D.c(1), truth: true };
+  if (x.truth) return x;
+  const zero = D.c(0);
+  if (isExact(x)) return exactly(D.sub(D.c(1), D.eq(x.lo, zero)), true);
+  const lo = D.max(D.lt(zero, x.lo), D.lt(x.hi, zero));
+  const hi = D.sub(D.c(1), D.min(D.eq(x.lo, zero), D.eq(x.hi, zero)));
+  return { lo, hi, truth: true };
+}
+
+/** a < b (or <=, via `op`): certainly when a.hi op b.lo, possibly when a.lo op b.hi. */
+function compare<V>(a: Bounds<V>, b: Bounds<V>, op: (x: V, y: V) => V): Bounds<V> {
+  return join(op(a.hi, b.lo), bothExact(a, b) ? undefined : op(a.lo, b.hi), true);
+}
+
+function equal<V>(a: Bounds<V>, b: Bounds<V>, D: Domain<V>): Bounds<V> {
+  if (bothExact(a, b)) return exactly(D.eq(a.lo, b.lo), true);
+  const lo = D.min(D.min(D.eq(a.lo, a.hi), D.eq(b.lo, b.hi)), D.eq(a.lo, b.lo));
+  const hi = D.min(D.le(b.lo, a.hi), D.le(a.lo, b.hi));
+  return { lo, hi, truth: true };
+}
+
+/** min and max of f over the four corners (valid for f monotone in each argument over the box). */
+function corners<V>(a: Bounds<V>, b: Bounds<V>, f: (x: V, y: V) => V, D: Domain<V>): Bounds<V> {
+  const xs = [f(a.lo, b.lo), f(a.lo, b.hi), f(a.hi, b.lo), f(a.hi, b.hi)];
+  return { lo: xs.reduce((p, x) => D.min(p, x)), hi: xs.reduce((p, x) => D.max(p, x)) };
+}
+
+const absV = <V>(x: V, D: Domain<V>): V => D.max(x, D.sub(D.c(0), x));
+
+/**
+ * Truncating division. A divisor range without 0: trunc(x / y) is monotone in x and in y, so the
+ * corners bound it. With 0 inside: |x / y| <= |x| (|y| >= 1, and x / 0 = 0), so [-M, M].
+ */
+function divBounds<V>(a: Bounds<V>, b: Bounds<V>, D: Domain<V>): Bounds<V> {
+  if (bothExact(a, b)) return exactly(D.div(a.lo, b.lo));
+  const c = isExact(b) ? D.known(b.lo) : undefined;
+  if (c === 0) return exactly(D.c(0));
+  if (c !== undefined) return c > 0 ? { lo: D.div(a.lo, b.lo), hi: D.div(a.hi, b.lo) } : { lo: D.div(a.hi, b.lo), hi: D.div(a.lo, b.lo) };
+  const q = corners(a, b, D.div.bind(D), D);
+  const bound = D.max(absV(a.lo, D), absV(a.hi, D));
+  const noZero = D.max(D.lt(D.c(0), b.lo), D.lt(b.hi, D.c(0)));
+  return { lo: D.select(noZero, q.lo, D.sub(D.c(0), bound)), hi: D.select(noZero, q.hi, bound) };
+}
+
+/** x % y has the sign of x, |x % y| <= |x| and |x % y| <= max|y| - 1; 0 is always possible. */
+function modBounds<V>(a: Bounds<V>, b: Bounds<V>, D: Domain<V>): Bounds<V> {
+  if (bothExact(a, b)) return exactly(D.mod(a.lo, b.lo));
+  const zero = D.c(0);
+  const limit = D.max(D.sub(D.max(absV(b.lo, D), absV(b.hi, D)), D.c(1)), zero);
+  return { lo: D.min(zero, D.max(a.lo, D.sub(zero, limit))), hi: D.max(zero, D.min(a.hi, limit)) };
+}
+
+/** 0 masked, 1 partial, 2 visible, from the truth bounds of the whole predicate. */
+export function tileClassValue<V>(mask: MaskExpr, D: Domain<V>, env: TileEnv<V>): V {
+  const t = truth(maskBounds(mask, D, env), D);
+  return D.add(t.lo, t.hi);
+}
+
+// ---- JS numbers ----------------------------------------------------------------------------------
+
+export const numberDomain: Domain<number> = {
+  c: (n) => n,
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => (b === 0 ? 0 : Math.trunc(a / b)),
+  mod: (a, b) => (b === 0 ? 0 : a % b),
+  min: Math.min,
+  max: Math.max,
+  lt: (a, b) => +(a < b),
+  le: (a, b) => +(a <= b),
+  eq: (a, b) => +(a === b),
+  select: (c, a, b) => (c ? a : b),
+  known: (a) => a,
+};
+
+export interface TileRanges {
+  b: number;
+  h: number;
+  /** Inclusive index ranges. */
+  q: [number, number];
+  k: [number, number];
+  /** Mask tensor elements (bools as 0/1); without it every read is unknown. */
+  read?: (operand: number, indices: number[]) => number;
+  /** Operands known to hold 0/1 (bounds [0, 1] where an element is unknown). */
+  boolOperands?: ReadonlySet<number>;
+}
+
+/** The class of one tile: 'masked' and 'visible' are guarantees; 'partial' means "test each element". */
+export function classifyTile(mask: MaskExpr, ranges: TileRanges): TileClass {
+  const { read, boolOperands } = ranges;
+  const reads: TileReads<number> = {
+    exact: (operand, indices) => read?.(operand, indices),
+    // The kernel takes this min/max with a loop over the tile's keys (or queries); so does this.
+    range: ({ operand }, indices) => {
+      if (!read) return undefined;
+      const axis = indices.findIndex((x) => x === 'q' || x === 'k');
+      const [from, to] = ranges[indices[axis] as 'q' | 'k'];
+      let lo = Infinity, hi = -Infinity;
+      for (let i = from; i <= to; i++) {
+        const v = read(operand, indices.map((x) => (x === 'q' || x === 'k' ? i : x)));
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      return { lo, hi };
+    },
+    unknown: (operand) => (boolOperands?.has(operand) ? { lo: 0, hi: 1 } : undefined),
+  };
+  const value = tileClassValue(mask, numberDomain, { b: ranges.b, h: ranges.h, q: ranges.q, k: ranges.k, reads });
+  return value === 0 ? 'masked' : value === 2 ? 'visible' : 'partial';
+}
+
+// ---- i32 kernel IR -------------------------------------------------------------------------------
+
+const constOf = (e: Expr): number | undefined => (e.k === 'const' ? e.value : undefined);
+const int01 = (c: Expr): Expr => k.select(c, k.i(1), k.i(0));
+
+/** evalMask's integer semantics in i32 kernel IR, folding constants so simple masks stay small. */
+export const i32Domain: Domain<Expr> = {
+  c: (n) => k.i(n),
+  add: (a, b) => fold(a, b, numberDomain.add) ?? (constOf(b) === 0 ? a : constOf(a) === 0 ? b : k.add(a, b)),
+  sub: (a, b) => fold(a, b, numberDomain.sub) ?? (constOf(b) === 0 ? a : k.sub(a, b)),
+  mul: (a, b) => fold(a, b, numberDomain.mul) ?? k.mul(a, b),
+  div: (a, b) => fold(a, b, numberDomain.div) ?? safeDivision('/', a, b),
+  mod: (a, b) => fold(a, b, numberDomain.mod) ?? safeDivision('%', a, b),
+  min: (a, b) => fold(a, b, Math.min) ?? k.min(a, b),
+  max: (a, b) => fold(a, b, Math.max) ?? k.max(a, b),
+  lt: (a, b) => fold(a, b, numberDomain.lt) ?? int01(k.lt(a, b)),
+  le: (a, b) => fold(a, b, numberDomain.le) ?? int01(k.le(a, b)),
+  eq: (a, b) => fold(a, b, numberDomain.eq) ?? int01(k.eq(a, b)),
+  select: (c, a, b) => {
+    const v = constOf(c);
+    return v === undefined ? k.select(k.ne(c, 0), a, b) : v ? a : b;
+  },
+  known: constOf,
+};
+
+function fold(a: Expr, b: Expr, f: (x: number, y: number) => number): Expr | undefined {
+  const x = constOf(a), y = constOf(b);
+  return x === undefined || y === undefined ? undefined : k.i(f(x, y));
+}
+
+/** a / b or a % b with x / 0 = x % 0 = 0 on every target (WGSL gives x / 0 = x; CUDA leaves it undefined). */
+export function safeDivision(op: '/' | '%', a: Expr, b: Expr): Expr {
+  const c = constOf(b);
+  if (c !== undefined) return c === 0 ? k.i(0) : k.bin(op, a, b);
+  const zero = k.eq(b, 0);
+  return k.select(zero, k.i(0), k.bin(op, a, k.select(zero, k.i(1), b)));
+}
