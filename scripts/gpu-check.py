@@ -95,7 +95,9 @@ def launch_values(manifest, launch, symbols):
 
 
 def plan_memory(manifest, symbols, alignment):
-    """Arena offsets of temps: first fit over launch order with coalescing (src/codegen/lower/memory-plan.ts)."""
+    """Arena offsets of temps (src/codegen/lower/memory-plan.ts): in launch order each temp takes the
+    smallest free slot that fits (else grows the largest free one, else a new slot); a slot is freed
+    after its temp's last launch. Slots are laid out one after another."""
     sizes = {b['id']: max(STORAGE_BYTES, eval_dim(b['elements'], symbols) * STORAGE_BYTES) for b in manifest['buffers']}
     temps = {b['id'] for b in manifest['buffers'] if b['kind'] == 'temp'}
     life = {}
@@ -104,42 +106,29 @@ def plan_memory(manifest, symbols, alignment):
             if bid in temps:
                 life.setdefault(bid, [i, i])[1] = i
     align = lambda n: -(-n // alignment) * alignment
-    free, offsets, top = [], {}, 0
-
-    def allocate(size):
-        nonlocal top
-        need = align(size)
-        for i, block in enumerate(free):
-            if block[1] >= need:
-                offset = block[0]
-                if block[1] == need:
-                    free.pop(i)
-                else:
-                    free[i] = (offset + need, block[1] - need)
-                return offset
-        offset, top = top, top + need
-        return offset
-
-    def release(offset, size):
-        free.append((offset, align(size)))
-        free.sort(key=lambda b: b[0])
-        i = 0
-        while i + 1 < len(free):
-            if free[i][0] + free[i][1] == free[i + 1][0]:
-                free[i:i + 2] = [(free[i][0], free[i][1] + free[i + 1][1])]
-            else:
-                i += 1
-
     by_first, by_last = {}, {}
     for bid, (first, last) in life.items():
         by_first.setdefault(first, []).append(bid)
         by_last.setdefault(last, []).append(bid)
+    slot_bytes, free, slot_of = [], set(), {}
     for i in range(len(manifest['launches'])):
         for bid in by_first.get(i, []):
-            offsets[bid] = allocate(sizes[bid])
+            need = align(sizes[bid])
+            candidates = sorted(free, key=lambda s: (slot_bytes[s], s))
+            slot = next((s for s in candidates if slot_bytes[s] >= need), candidates[-1] if candidates else None)
+            if slot is None:
+                slot_bytes.append(0)
+                slot = len(slot_bytes) - 1
+            free.discard(slot)
+            slot_bytes[slot] = max(slot_bytes[slot], need)
+            slot_of[bid] = slot
         for bid in by_last.get(i, []):
-            release(offsets[bid], sizes[bid])
-    return {'offsets': offsets, 'sizes': sizes, 'arenaBytes': top}
+            free.add(slot_of[bid])
+    base, top = [], 0
+    for n in slot_bytes:
+        base.append(top)
+        top += n
+    return {'offsets': {bid: base[slot] for bid, slot in slot_of.items()}, 'sizes': sizes, 'arenaBytes': top}
 
 
 # ---- the library ----------------------------------------------------------------------------------
@@ -568,6 +557,20 @@ def evaluate(manifest_path, symbols_json):
     return 0
 
 
+def run_program(folder, library):
+    """Checks one prepared program against its reference with a prebuilt library; no environment checks."""
+    import numpy as np
+    folder = folder.rstrip('/')
+    p = {'dir': os.path.basename(folder), 'folder': folder, 'manifest': load_json(os.path.join(folder, 'cuda', 'manifest.json')),
+         'data': load_json(os.path.join(folder, 'data.json'))}
+    problems = check_program(p)
+    if problems:
+        raise CheckError('\n'.join(problems))
+    rows, forward = check_correctness(np, Library(os.path.abspath(library)), p, lambda text: print(text, file=sys.stderr))
+    print(json.dumps({'correctness': rows, 'forward': {k: v for k, v in forward.items() if k != 'times_ms'}}))
+    return 0 if all(r['pass'] for r in rows) else 1
+
+
 def check_artifacts(artifacts):
     index, programs = load_artifacts(artifacts)
     failed = False
@@ -585,11 +588,12 @@ def check_artifacts(artifacts):
 USAGE = """usage:
   gpu-check.py run ARTIFACTS_DIR RESULTS_DIR     build, check correctness, time (needs nvcc, an NVIDIA GPU, PyTorch)
   gpu-check.py check-artifacts ARTIFACTS_DIR     offline consistency of prepared artifacts
-  gpu-check.py eval MANIFEST SYMBOLS_JSON        params, grids and memory plan of a manifest, as JSON"""
+  gpu-check.py eval MANIFEST SYMBOLS_JSON        params, grids and memory plan of a manifest, as JSON
+  gpu-check.py run-program PROGRAM_DIR LIBRARY   check one prepared program with a prebuilt library"""
 
 
 def main(argv):
-    commands = {'run': (run, 2), 'check-artifacts': (check_artifacts, 1), 'eval': (evaluate, 2)}
+    commands = {'run': (run, 2), 'check-artifacts': (check_artifacts, 1), 'eval': (evaluate, 2), 'run-program': (run_program, 2)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(USAGE, file=sys.stderr)
         return 2

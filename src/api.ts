@@ -35,3 +35,38 @@ export function compileGraph(source: string, options: CompileGraphOptions = {}):
 }
 
 const commandLine: Span = { file: '<options>', line: 0, col: 0, offset: 0, end: 0 };
+
+import { FUSION_PIPELINE, runPipeline } from './passes/pipeline.js';
+import { lowerGraph } from './codegen/lower/lower.js';
+import type { LowerOptions } from './codegen/lower/lower.js';
+import type { Program } from './codegen/lower/program.js';
+
+export interface CompileOptions extends CompileGraphOptions, LowerOptions {
+  /** Run the verifier after every pass (on in tests; cheap enough to leave on). */
+  verify?: boolean;
+}
+
+export interface Compiled extends CompiledGraph {
+  /** The graph after the fusion passes: one op per kernel, plus views. */
+  fused: Graph;
+  program: Program;
+  /** Milliseconds spent per stage, in order: parse+elaborate, each pass, lower. */
+  stages: { name: string; ms: number }[];
+}
+
+/**
+ * Source -> kernel program: parse, elaborate, fuse, lower to template instances. The result runs
+ * on any KernelDevice (src/runtime/program) and renders to WGSL or CUDA.
+ * @throws PtmError with every diagnostic found
+ */
+export function compile(source: string, options: CompileOptions = {}): Compiled {
+  const stages: { name: string; ms: number }[] = [];
+  let t = performance.now();
+  const front = compileGraph(source, options);
+  stages.push({ name: 'parse + elaborate', ms: performance.now() - t });
+  const fused = runPipeline(front.graph, FUSION_PIPELINE, { verify: options.verify ?? true, onStage: (name, _g, ms) => stages.push({ name, ms }) });
+  t = performance.now();
+  const program = lowerGraph(fused, options);
+  stages.push({ name: 'lower to kernels', ms: performance.now() - t });
+  return { ...front, fused, program, stages };
+}

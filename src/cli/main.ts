@@ -9,6 +9,7 @@ import { compileCommand } from './commands/compile.js';
 import { runCommand } from './commands/run.js';
 import { graphCommand } from './commands/graph.js';
 import { weightsCommand } from './commands/weights.js';
+import { doctor, formatDoctor } from '../runtime/webgpu/index.js';
 
 export interface Io {
   out(text: string): void;
@@ -47,10 +48,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
   program
     .command('compile')
-    .description('compile a spec; --emit ir prints the graph IR (kernels come with the WGSL/CUDA backends)')
+    .description('compile a spec to kernels and print a summary (kernels per layer, peak memory, time per stage)')
     .argument('<file>', '.ptm file')
-    .addOption(new Option('--emit <what>', 'what to emit').choices(['ir']).default('ir'))
-    .option('-o, --output <path>', 'write to a file instead of stdout')
+    .addOption(new Option('--target <t>', 'kernel language').choices(['webgpu', 'cuda']).default('webgpu'))
+    .addOption(new Option('--emit <what>', 'print the graph IR instead: as elaborated (ir) or after fusion (fused-ir)').choices(['ir', 'fused-ir']))
+    .option('-o, --output <path>', 'a directory for the kernels (or a file for --emit)')
+    .option('--dim <name=value>', 'size of a symbolic dimension for the memory summary (repeatable), default batch=1, others 128', collect)
     .option('--force', 'overwrite the output file if it exists')
     .addOption(setOption())
     .option('--json', 'print diagnostics as JSON')
@@ -60,7 +63,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .command('run')
     .description('run a spec on a backend and print or save its outputs')
     .argument('<file>', '.ptm file')
-    .addOption(new Option('--backend <name>', 'backend to run on').choices(['cpu']).default('cpu'))
+    .addOption(new Option('--backend <name>', 'backend to run on (auto: the best available, and it says which)').choices(['auto', 'cpu', 'webgpu', 'cuda']).default('auto'))
     .option('--inputs <file.json>', 'inputs as JSON: {"ids": [[1, 2, 3]]}')
     .option('--random', 'use seeded random inputs (see --seed, --dim)')
     .option('--seed <n>', 'seed for random inputs and for parameter init', '0')
@@ -96,6 +99,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .addOption(setOption())
     .option('--json', 'print diagnostics as JSON')
     .action(action((file: string, opts: never) => weightsCommand(file, opts, io)));
+
+  program
+    .command('doctor')
+    .description('which backends work here and, for each that does not, why')
+    .action(action(async () => {
+      io.out(formatDoctor(await doctor()));
+      return 0;
+    }));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,6 +1,7 @@
 /* A stand-in for an emitted CUDA library, on host memory, for testing hosts (koffi, ctypes) without a GPU.
- * Every kernel id computes out = a + b over min(n, gx * WG[id]) f32 elements: buffers 0, 1 -> 2, params[0] = n.
- * Built by the tests with gcc -DKERNEL_COUNT=... -DWORKGROUPS=... (the workgroup width of each kernel id). */
+ * Every kernel id computes out = a + b over n = params[0] f32 elements (buffers 0, 1 -> 2), and refuses a
+ * grid other than (ceil(n / WG[id]), 1, 1). Built by the tests with gcc -DKERNEL_COUNT=... -DWORKGROUPS=...
+ * (the workgroup width of each kernel id). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +33,15 @@ int ptm_launch(int id, void* const* buffers, const uint32_t* params, uint32_t gx
     snprintf(last_error, sizeof last_error, "ptm_launch: no kernel %d (this library has %d)", id, KERNEL_COUNT);
     return -1;
   }
-  if (gy != 1 || gz != 1) {
-    snprintf(last_error, sizeof last_error, "fake kernel %d: grid (%u, %u, %u) is not 1-D", id, gx, gy, gz);
+  uint32_t n = params[0], want = (n + workgroups[id] - 1) / workgroups[id];
+  if (gx != want || gy != 1 || gz != 1) {
+    snprintf(last_error, sizeof last_error, "fake kernel %d: grid (%u, %u, %u) for n = %u, expected (%u, 1, 1)", id, gx, gy, gz, n, want);
     return 9;
   }
   const float* a = (const float*)buffers[0];
   const float* b = (const float*)buffers[1];
   float* out = (float*)buffers[2];
-  uint64_t n = params[0], covered = (uint64_t)gx * (uint64_t)workgroups[id];
-  for (uint64_t i = 0; i < n && i < covered; i++) out[i] = a[i] + b[i];
+  for (uint32_t i = 0; i < n; i++) out[i] = a[i] + b[i];
   launches++;
   return 0;
 }

@@ -8,13 +8,18 @@ import type { Graph } from '../../ir/types.js';
 import type { Tensor } from '../../runtime/index.js';
 import { initParams, loadParams, randomInputs, readInputsJson, runGraph, summarize, writeNpy, writeSafetensors } from '../../runtime/index.js';
 import { loadModel } from '../load.js';
+import { compileFile } from './compile.js';
+import { ProgramSession } from '../../runtime/program/session.js';
+import { WebGpuDevice } from '../../runtime/program/webgpu-device.js';
+import { probeWebGpu } from '../../runtime/webgpu/index.js';
+import { probeCuda } from '../../runtime/cuda/index.js';
 import { num } from '../format.js';
 import type { Io } from '../main.js';
 
 const cli = { file: '<command line>', line: 0, col: 0, offset: 0, end: 0 };
 
 export interface RunOptions {
-  backend: 'cpu';
+  backend: 'auto' | 'cpu' | 'webgpu' | 'cuda';
   inputs?: string;
   random?: boolean;
   seed: string;
@@ -38,9 +43,9 @@ export function parameters(graph: Graph, weights: string | undefined, seed: numb
   return weights ? loadParams(graph, weights) : initParams(graph, seed);
 }
 
-/** Sizes of symbolic dimensions for --random: batch=1 and every other symbol 16 unless --dim says. */
-function symbolSizes(graph: Graph, dims: readonly string[]): Map<string, number> {
-  const sizes = new Map(graph.symbols.map((s) => [s, s === 'batch' ? 1 : 16]));
+/** Sizes of symbolic dimensions: batch=1 and every other symbol `others` unless --dim says. */
+export function symbolSizes(graph: Graph, dims: readonly string[], others = 16): Map<string, number> {
+  const sizes = new Map(graph.symbols.map((s) => [s, s === 'batch' ? 1 : others]));
   for (const text of dims) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=([0-9]+)$/.exec(text.trim());
     if (!m || Number(m[2]) < 1) throw new PtmError(diag.invalid_override(cli, `--dim ${text} (expected name=positive integer)`));
@@ -50,7 +55,34 @@ function symbolSizes(graph: Graph, dims: readonly string[]): Map<string, number>
   return sizes;
 }
 
-export function runCommand(file: string, opts: RunOptions, io: Io): number {
+/**
+ * The backend to run on: as asked, or the best available. A software WebGPU adapter (llvmpipe,
+ * SwiftShader) is not chosen by default: it is slower than the CPU reference.
+ */
+async function chooseBackend(asked: RunOptions['backend']): Promise<{ backend: 'cpu' | 'webgpu' | 'cuda'; why: string }> {
+  if (asked === 'cuda') {
+    const probe = probeCuda();
+    if (!probe.ok) throw new PtmError(diag.backend_unavailable(cli, 'cuda', probe.reason));
+    throw new PtmError(diag.backend_unavailable(cli, 'cuda', 'running CUDA from the CLI is not wired yet; use `ptm compile --target cuda -o DIR` and scripts/gpu-check.sh'));
+  }
+  if (asked === 'webgpu') {
+    const probe = await probeWebGpu();
+    if (!probe.ok) throw new PtmError(diag.backend_unavailable(cli, 'webgpu', probe.reason));
+    return { backend: 'webgpu', why: 'as asked' };
+  }
+  if (asked === 'cpu') return { backend: 'cpu', why: 'as asked' };
+  const cuda = probeCuda();
+  const webgpu = await probeWebGpu();
+  if (webgpu.ok && !/llvmpipe|lavapipe|swiftshader|software/i.test(`${webgpu.info.description} ${webgpu.info.vendor} ${webgpu.info.architecture}`)) {
+    return { backend: 'webgpu', why: `the best available: ${webgpu.info.description || webgpu.info.vendor}${cuda.ok ? '' : `; cuda: ${cuda.reason}`}` };
+  }
+  const soft = webgpu.ok ? `WebGPU here is a software adapter (${webgpu.info.description || webgpu.info.vendor}), slower than the CPU reference; --backend webgpu uses it anyway` : `webgpu: ${webgpu.reason}`;
+  return { backend: 'cpu', why: `the best available: ${soft}; cuda: ${cuda.reason}` };
+}
+
+export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
+  const { backend, why } = await chooseBackend(opts.backend);
+  if (backend !== 'cpu' && opts.precision === 'f64') throw new PtmError(diag.invalid_override(cli, `--precision f64 on ${backend} (kernels compute in f32; f64 is a CPU-reference mode)`));
   const { graph } = loadModel(file, opts.set);
   if (!opts.inputs && !opts.random) {
     throw new PtmError(diag.missing_argument(cli, 'ptm run', '--inputs <file.json> or --random'));
@@ -60,16 +92,22 @@ export function runCommand(file: string, opts: RunOptions, io: Io): number {
   const inputs = opts.inputs ? readInputsJson(opts.inputs, graph) : randomInputs(graph, seed, symbolSizes(graph, opts.dim ?? []));
   const params = parameters(graph, opts.weights, seed);
   const started = performance.now();
-  const { outputs } = runGraph(graph, { inputs, params, precision: opts.precision });
+  let outputs: Map<string, Tensor>;
+  if (backend === 'webgpu') {
+    const { program } = compileFile(file, { set: opts.set, target: 'webgpu' });
+    const session = ProgramSession.create(program, params, await WebGpuDevice.create());
+    outputs = await session.run(inputs);
+  } else outputs = runGraph(graph, { inputs, params, precision: opts.precision }).outputs;
   const seconds = (performance.now() - started) / 1000;
   if (opts.save) saveOutputs(opts.save, outputs, opts.force);
 
   const rows = [...outputs].map(([name, t]) => ({ name, ...summarize(t) }));
   if (opts.json) {
-    io.out(JSON.stringify({ ok: true, backend: 'cpu', precision: opts.precision, outputs: rows }, null, 2));
+    io.out(JSON.stringify({ ok: true, backend, precision: backend === 'cpu' ? opts.precision : 'f32', outputs: rows }, null, 2));
     return 0;
   }
-  io.err(`backend: cpu (${opts.precision}, the reference interpreter; chosen: the only backend so far) in ${seconds.toFixed(2)} s`);
+  const what = backend === 'cpu' ? `cpu (${opts.precision}, the reference interpreter)` : `${backend} (f32 kernels)`;
+  io.err(`backend: ${what}, ${why}; ran in ${seconds.toFixed(2)} s${backend === 'webgpu' ? ' (compile and pipeline creation included)' : ''}`);
   for (const r of rows) {
     const stats = `min ${num(r.min)}  max ${num(r.max)}  mean ${num(r.mean)}  std ${num(r.std)}`;
     io.out(`${r.name}: ${r.dtype}[${r.shape.join(', ')}]  ${stats}  checksum ${r.checksum}${r.nonFinite ? `  (${r.nonFinite} non-finite!)` : ''}`);

@@ -26,11 +26,17 @@ export interface CudaEmit {
 }
 
 /**
- * A short, stable fingerprint of a kernel's rendered source (locations left out): how a runtime
- * holding a Kernel finds its id in a manifest, whatever name the library gave it.
+ * What identifies a kernel in a library: its rendered source (locations left out) and its grid, which
+ * the source does not contain. Equal keys share one compiled kernel.
  */
+function kernelKey(kernel: Kernel, render: (k: Kernel) => string): { source: string; key: string } {
+  const source = render({ ...kernel, locs: [] });
+  return { source, key: `${source}\n// grid ${JSON.stringify(kernel.grid.map((g) => gridTree(kernel, g)))}` };
+}
+
+/** A short, stable fingerprint of kernelKey: how a runtime holding a Kernel finds its id in a manifest. */
 export function kernelFingerprint(kernel: Kernel, render: (k: Kernel) => string = renderCuda): string {
-  return hash53(render({ ...kernel, locs: [] }));
+  return hash53(kernelKey(kernel, render).key);
 }
 
 /** cyrb53: a 53-bit string hash, as 14 hex digits. */
@@ -48,15 +54,15 @@ function hash53(text: string): string {
 
 export function emitCuda(program: Program, options: CudaEmitOptions = {}): CudaEmit {
   const render = options.render ?? renderCuda;
-  const byFingerprint = new Map<string, { entry: ManifestKernel; text: string; emitted: string; types: KType[] }>();
+  const byFingerprint = new Map<string, { entry: ManifestKernel; key: string; emitted: string; types: KType[] }>();
   const usedSymbols = new Set<string>();
   const launchKernel: number[] = [];
   for (const launch of program.launches) {
     const kernel = launch.instance.kernel;
-    const canonical = render({ ...kernel, locs: [] });
-    const fingerprint = hash53(canonical);
+    const { source: canonical, key } = kernelKey(kernel, render);
+    const fingerprint = hash53(key);
     let found = byFingerprint.get(fingerprint);
-    if (found && found.text !== canonical) throw new Error(`emitCuda: kernels ${found.entry.name} and ${kernel.name} have one fingerprint (${fingerprint}); rename one`);
+    if (found && found.key !== key) throw new Error(`emitCuda: kernels ${found.entry.name} and ${kernel.name} have one fingerprint (${fingerprint}); rename one`);
     if (!found) {
       let symbol = kernel.name;
       for (let n = 2; usedSymbols.has(symbol); n++) symbol = `${kernel.name}_v${n}`;
@@ -71,7 +77,7 @@ export function emitCuda(program: Program, options: CudaEmitOptions = {}): CudaE
         sharedBytes: kernel.shared.reduce((a, s) => a + s.size * s.type.lanes * 4, 0),
       };
       const emitted = symbol === kernel.name ? canonical : render({ ...kernel, name: symbol, locs: [] });
-      found = { entry, text: canonical, emitted, types: kernel.buffers.map((b) => b.type) };
+      found = { entry, key, emitted, types: kernel.buffers.map((b) => b.type) };
       byFingerprint.set(fingerprint, found);
     }
     launchKernel.push(found.entry.id);
@@ -134,8 +140,9 @@ Running it (what ptm's ProgramSession does; scripts/gpu-check.py in the ptm repo
   2. Evaluate every Dim string (a sum of products of integers and symbols, e.g. \`batch*seq+2\`).
   3. Allocate one device buffer per bound param/folded buffer (elements x 4 bytes; f32, i32 or u32 storage) and
      upload its values once; folded buffers are values computed from the params (ptm computes them on the CPU).
-  4. Temp buffers live in one arena: plan offsets by ptm's memory plan (first fit over launch order, offsets
-     aligned to the manifest's \`alignment\`); inputs and outputs get their own buffers (at least 4 bytes).
+  4. Temp buffers live in one arena, at the offsets of ptm's memory plan (slots reused by temps whose launches
+     do not overlap, each slot aligned to the manifest's \`alignment\`; scripts/gpu-check.py has it in Python);
+     inputs and outputs get their own buffers (at least 4 bytes).
   5. For each launch in order: params = its Dim strings evaluated; grid = the kernel's grid trees evaluated over
      the params by name with u32 arithmetic (x / 0 = x, x % 0 = 0); then
      ptm_launch(kernel, device pointers of its buffers (arena base + offset for temps), params, gx, gy, gz).

@@ -67,6 +67,7 @@ export function bin(op: BinaryOp, a: Operand, b: Operand): Expr {
   }
   if (COMPARE.has(op)) {
     if (t.lanes !== 1) fail(`'${op}' on vectors`);
+    if (t.scalar === 'bool' && op !== '==' && op !== '!=') fail(`'${op}' on bool`);
     return { k: 'binary', type: bool, op, a: x, b: y };
   }
   if (op === '&&' || op === '||') {
@@ -106,9 +107,13 @@ export function not(a: Expr): Expr {
 }
 
 export function math(fn: MathFn, ...args: Operand[]): Expr {
-  const first = args.find((x): x is Expr => typeof x !== 'number');
-  if (!first) fail(`${fn} of literals only`);
-  const xs = args.map((x) => operand(x, first.type));
+  const exprs = args.filter((x): x is Expr => typeof x !== 'number');
+  if (exprs.length === 0) fail(`${fn} of literals only`);
+  const first = exprs.reduce((a, b) => (b.type.lanes > a.type.lanes ? b : a));
+  const xs = args.map((x) => {
+    const e = operand(x, first.type);
+    return e.type.lanes < first.type.lanes ? splat(e, first.type.lanes) : e;
+  });
   for (const x of xs) {
     if (x.type.scalar !== 'f32' && !(fn === 'abs' && x.type.scalar === 'i32')) fail(`${fn} needs f32 operands, got ${typeName(x.type)}`);
     if (!sameType(x.type, first.type)) fail(`${fn}: operand types differ`);
@@ -122,6 +127,8 @@ export const rsqrt = (a: Expr) => math('inverse_sqrt', a);
 export const tanh = (a: Expr) => math('tanh', a);
 export const abs = (a: Expr) => math('abs', a);
 export const floor = (a: Expr) => math('floor', a);
+export const ceil = (a: Expr) => math('ceil', a);
+export const pow = (a: Operand, b: Operand) => math('pow', a, b);
 export const fma = (a: Operand, b: Operand, c: Operand) => math('fma', a, b, c);
 
 export function select(cond: Expr, a: Operand, b: Operand): Expr {
@@ -207,6 +214,61 @@ export function for_(name: string, start: Expr, end: Operand, body: Stmt[], step
 export const barrier = (): Stmt => ({ k: 'barrier' });
 export const brk = (): Stmt => ({ k: 'break' });
 export const comment = (text: string): Stmt => ({ k: 'comment', text });
+
+// ---- common subexpressions ------------------------------------------------------------------------
+
+/**
+ * Binds every subexpression *object* used more than once in `root` (templates build DAGs: erf
+ * reuses t and |x|) to a `let` appended to `stmts`, so renderers, which print trees, never repeat it.
+ */
+export function hoistShared(root: Expr, stmts: Stmt[], prefix: string): Expr {
+  const uses = new Map<Expr, number>();
+  const count = (e: Expr): void => {
+    const n = (uses.get(e) ?? 0) + 1;
+    uses.set(e, n);
+    if (n === 1) children(e).forEach(count);
+  };
+  count(root);
+  const rebuilt = new Map<Expr, Expr>();
+  let next = 0;
+  const rebuild = (e: Expr): Expr => {
+    const known = rebuilt.get(e);
+    if (known) return known;
+    let out = withChildren(e, children(e).map(rebuild));
+    if (e !== root && uses.get(e)! > 1 && children(e).length > 0) {
+      const name = `${prefix}${next++}`;
+      stmts.push(let_(name, out));
+      out = ref(name, out.type);
+    }
+    rebuilt.set(e, out);
+    return out;
+  };
+  return rebuild(root);
+}
+
+function children(e: Expr): Expr[] {
+  switch (e.k) {
+    case 'load': case 'shared_load': return [e.index];
+    case 'binary': return [e.a, e.b];
+    case 'unary': case 'cast': case 'bitcast': case 'lane': return [e.a];
+    case 'math': return e.args;
+    case 'select': return [e.cond, e.a, e.b];
+    case 'vec': return e.lanes;
+    default: return [];
+  }
+}
+
+function withChildren(e: Expr, c: Expr[]): Expr {
+  switch (e.k) {
+    case 'load': case 'shared_load': return { ...e, index: c[0]! };
+    case 'binary': return { ...e, a: c[0]!, b: c[1]! };
+    case 'unary': case 'cast': case 'bitcast': case 'lane': return { ...e, a: c[0]! };
+    case 'math': return { ...e, args: c };
+    case 'select': return { ...e, cond: c[0]!, a: c[1]!, b: c[2]! };
+    case 'vec': return { ...e, lanes: c };
+    default: return e;
+  }
+}
 
 // ---- declarations ----------------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ export type Expr =
   | { k: 'math'; type: KType; fn: MathFn; args: Expr[] }
   /** cond ? a : b (both evaluated; no side effects in expressions). */
   | { k: 'select'; type: KType; cond: Expr; a: Expr; b: Expr }
-  /** Numeric conversion (f32 <-> i32/u32 truncates toward zero; bool -> 0/1). */
+  /** Numeric conversion: f32 -> i32/u32 truncates toward zero and clamps to [-2^31, 2147483520] / [0, 4294967040] (WGSL), NaN -> 0; bool -> 0/1. */
   | { k: 'cast'; type: KType; a: Expr }
   /** Reinterprets bits (u32 <-> f32 <-> i32). */
   | { k: 'bitcast'; type: KType; a: Expr }

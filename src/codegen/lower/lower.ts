@@ -234,8 +234,8 @@ class Lowering {
         batch = [];
       }
     }
-    const spec = (bInput: number, nSize: Dim, bL: Strided, oL: Strided, epi: Record<number, Strided>) => matmulKernel({
-      batch, m: rows, n: nSize, k, inputs: inputs.map((id, i) => ({ storage: this.buffers.get(id)!.storage, shape: i < op.operands.length ? [...op.operands[i]!.type.shape] : [] })),
+    const spec = (bInput: number, nSize: Dim, bL: Strided, oL: Strided, epi: Record<number, Strided>, ids: string[] = inputs) => matmulKernel({
+      batch, m: rows, n: nSize, k, inputs: ids.map((id, i) => ({ storage: this.buffers.get(id)!.storage, shape: i < op.operands.length ? [...op.operands[i]!.type.shape] : this.chunkShape(id) })),
       a: { input: 0, layout: aLayout }, b: { input: bInput, layout: bL },
       ...(op.attrs.norm !== 'none' ? { aNorm: { kind: op.attrs.norm as 'layer_norm', weight: normWeight, ...(normBias >= 0 ? { bias: normBias } : {}), eps: op.attrs.eps as number } } : {}),
       epilogue, epilogueLayouts: epi, out: oL, variant: this.options.matmulVariant ?? DEFAULT_MATMUL_VARIANT, locs: [op.loc],
@@ -252,7 +252,7 @@ class Lowering {
       const shift = (l: Strided): Strided => ({ offset: dimAdd(l.offset, dimMul(start, l.strides[l.strides.length - 1]!)), strides: l.strides });
       const epi = Object.fromEntries(Object.entries(epilogueLayouts).map(([i, l]) => [i, shift(l)]));
       const chunkInputs = [...inputs, chunkId];
-      const instance = spec(chunkInputs.length - 1, rowsHere, bLayout, shift(outLayout), epi);
+      const instance = spec(chunkInputs.length - 1, rowsHere, bLayout, shift(outLayout), epi, chunkInputs);
       this.push(op, instance, chunkInputs, [op.result.id]);
     });
   }

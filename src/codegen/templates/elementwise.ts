@@ -196,7 +196,7 @@ export class FusedReader {
         if (x.kind !== 'op') return lanesOf(x)[l]!;
         const args = x.args.map(walk);
         const name = `${lanePrefix}t${count++}`;
-        const value = hoistShared(applyOp(x.op, args, x.to), stmts, `${name}_`);
+        const value = k.hoistShared(applyOp(x.op, args, x.to), stmts, `${name}_`);
         stmts.push(k.let_(name, value));
         return k.ref(name, value.type);
       };
@@ -211,55 +211,6 @@ export class FusedReader {
  * reuses its operands, erf's t and |x| a dozen times) bound to a `let` first, in dependency order.
  * Expressions are pure, so this changes no value; it keeps rendered kernels linear in size.
  */
-export function hoistShared(root: Expr, stmts: Stmt[], prefix: string): Expr {
-  const uses = new Map<Expr, number>();
-  const count = (e: Expr): void => {
-    const n = (uses.get(e) ?? 0) + 1;
-    uses.set(e, n);
-    if (n === 1) children(e).forEach(count);
-  };
-  count(root);
-  const rebuilt = new Map<Expr, Expr>();
-  let next = 0;
-  const rebuild = (e: Expr): Expr => {
-    const known = rebuilt.get(e);
-    if (known) return known;
-    let out = withChildren(e, children(e).map(rebuild));
-    if (e !== root && uses.get(e)! > 1 && children(e).length > 0) {
-      const name = `${prefix}${next++}`;
-      stmts.push(k.let_(name, out));
-      out = k.ref(name, out.type);
-    }
-    rebuilt.set(e, out);
-    return out;
-  };
-  return rebuild(root);
-}
-
-function children(e: Expr): Expr[] {
-  switch (e.k) {
-    case 'load': case 'shared_load': return [e.index];
-    case 'binary': return [e.a, e.b];
-    case 'unary': case 'cast': case 'bitcast': case 'lane': return [e.a];
-    case 'math': return e.args;
-    case 'select': return [e.cond, e.a, e.b];
-    case 'vec': return e.lanes;
-    default: return [];
-  }
-}
-
-function withChildren(e: Expr, c: Expr[]): Expr {
-  switch (e.k) {
-    case 'load': case 'shared_load': return { ...e, index: c[0]! };
-    case 'binary': return { ...e, a: c[0]!, b: c[1]! };
-    case 'unary': case 'cast': case 'bitcast': case 'lane': return { ...e, a: c[0]! };
-    case 'math': return { ...e, args: c };
-    case 'select': return { ...e, cond: c[0]!, a: c[1]!, b: c[2]! };
-    case 'vec': return { ...e, lanes: c };
-    default: return e;
-  }
-}
-
 /** A value stored into `storage`: bools as u32 0/1; anything else must already match. */
 export function toStorage(value: Expr, storage: StorageType, what: string): Expr {
   if (storage === 'u32' && value.type.scalar === 'bool') return k.select(value, k.u(1), k.u(0));

@@ -35,8 +35,10 @@ export function applyOp(op: string, a: Expr[], to?: 'f32' | 'i32' | 'bool'): Exp
     case 'add': return k.add(x, y);
     case 'sub': return k.sub(x, y);
     case 'mul': return k.mul(x, y);
-    case 'div': return k.div(x, y);
-    case 'pow': return k.math('pow', x, y);
+    // Integer x/0 is 0, as in the CPU reference (WGSL would give x).
+    case 'div': return x.type.scalar === 'i32' ? k.select(k.eq(y, 0), k.i(0), k.div(x, y)) : k.div(x, y);
+    // WGSL's pow is NaN for a negative base; the graph's pow is Math.pow. Integer pow goes through f32 (exact below 2^24).
+    case 'pow': return x.type.scalar === 'i32' ? k.toI32(k.math('pow', k.toF32(x), k.toF32(y))) : k.math('pow', x, y);
     case 'max': return k.max(x, y);
     case 'min': return k.min(x, y);
     case 'neg': return k.neg(x);
