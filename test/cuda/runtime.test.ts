@@ -1,6 +1,7 @@
 // The CUDA hosts without a GPU: probeCuda explains itself; entry points throw backend_unavailable; and
 // over a fake library (test/cuda/fake-cuda-abi.c, host memory) ProgramSession on CudaDevice and
 // scripts/gpu-check.py run the same Program to the same numbers, through the same ABI.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { writeProgramArtifacts } from '../../src/runtime/cuda/gpu-check-artifact
 import type { Tensor } from '../../src/runtime/tensor.js';
 import { tensor } from '../../src/runtime/tensor.js';
 import { vectorAdd } from '../kernel-ir/kernels.js';
-import { addProgram, buildFakeLibrary, gpuCheckPy, writeEmitted } from './programs.js';
+import { addProgram, buildFakeLibrary, gpuCheckPy, ROOT, writeEmitted } from './programs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptm-cuda-runtime-'));
 const SEQ = 300;
@@ -80,8 +81,9 @@ describe('over a fake library', () => {
     const bind = { buffer, offset: 0, size: 64 };
     expect(() => device.dispatch({ ...kernel, grid: [kernel.grid[1], kernel.grid[1], kernel.grid[1]] }, [bind, bind, bind], { n: 16 })).toThrow(/is not in/);
     // A grid the fake refuses: the right kernel, n = 16 but a grid of one workgroup per element.
-    const wrongGrid = { ...kernel, grid: [{ k: 'param', type: kernel.grid[0].type, name: 'n' }, kernel.grid[1], kernel.grid[2]] } as typeof kernel;
-    device['ids'].set(wrongGrid, 0);
+    const locs = [{ file: 'test.ptm', line: 4, col: 1, offset: 0, end: 0 }];
+    const wrongGrid = { ...kernel, locs, grid: [{ k: 'param', type: kernel.grid[0].type, name: 'n' }, kernel.grid[1], kernel.grid[2]] } as typeof kernel;
+    device['ids'].set(wrongGrid, 0); // as if the host mapped it to kernel 0
     expect(() => device.dispatch(wrongGrid, [bind, bind, bind], { n: 16 })).toThrow(/launching on grid \(16, 1, 1\) failed \(kernel vector_add, computing test\.ptm:4:1\): fake kernel 0: grid \(16, 1, 1\) for n = 16, expected \(1, 1, 1\)/);
   });
 });
@@ -99,6 +101,34 @@ describe('scripts/gpu-check.py run-program over the fake library', () => {
     const result = JSON.parse(gpuCheckPy('run-program', folder, fake));
     expect(result.correctness).toEqual([{ program: 'adds-check', output: 'y', shape: [SEQ], rel_err: 0, max_abs_err: 0, non_finite: 0, pass: true }]);
     expect(result.forward.launches).toBe(3);
+  });
+
+  it('times launches and forward passes with events, and prints the summary table', () => {
+    const script = [
+      'import importlib.util, json, sys',
+      'import numpy as np',
+      "spec = importlib.util.spec_from_file_location('gpu_check', sys.argv[1])",
+      'm = importlib.util.module_from_spec(spec)',
+      'spec.loader.exec_module(m)',
+      "p = {'dir': 'adds-check', 'folder': sys.argv[2], 'manifest': m.load_json(sys.argv[2] + '/cuda/manifest.json'), 'data': m.load_json(sys.argv[2] + '/data.json')}",
+      'lib = m.Library(sys.argv[3])',
+      'rng = np.random.default_rng(0)',
+      'forward = m.time_forward(np, lib, p, rng, lambda _: None)',
+      'launch = m.time_launch(np, lib, p, 1, rng)',
+      "kernel = {'kind': 'matmul', 'label': 'adds #1', 'm': 2, 'k': 3, 'n': 4, 'ptm_ms': 0.5, 'torch_ms': 0.25, 'ptm_tflops': 1.5}",
+      "attention = {'kind': 'attention', 'label': 'attn', 'batch': 1, 'heads': 12, 'seq': 128, 'dh': 64, 'causal': True, 'ptm_ms': 0.1, 'torch_ms': 0.1, 'ptm_tflops': 0.2}",
+      "row = {'program': 'adds-check', 'output': 'y', 'rel_err': 1e-7, 'max_abs_err': 2e-6, 'pass': True}",
+      "print(json.dumps({'forward': forward['launches'], 'times': len(launch), 'table': m.table({'device': lib.device_name(), 'correctness': [row], 'kernels': [kernel, attention], 'forward': [forward]})}))",
+    ].join('\n');
+    const path = join(dir, 'helpers.py');
+    writeFileSync(path, script);
+    const out = JSON.parse(execFileSync('python3', [path, join(ROOT, 'scripts', 'gpu-check.py'), folder, fake], { encoding: 'utf8' }));
+    expect(out.forward).toBe(3);
+    expect(out.times).toBe(50);
+    expect(out.table).toContain('ptm gpu-check on fake CUDA device (host memory)');
+    expect(out.table).toMatch(/adds #1 +2x3 @ 3x4 +0\.5000 +0\.2500 +2\.00x +1\.50/);
+    expect(out.table).toMatch(/attn +\[1,12,128,64\] causal/);
+    expect(out.table.trim().split('\n').pop()).toBe('RESULT: PASS (1/1 outputs within rel err 0.0001)');
   });
 
   it('reports a wrong result as FAIL', () => {

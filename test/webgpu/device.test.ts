@@ -21,6 +21,14 @@ describe('webgpu device', () => {
     expect(ctx.limits.minStorageBufferOffsetAlignment).toBeLessThanOrEqual(256);
   });
 
+  it('records errors no error scope caught', async () => {
+    const ctx = await gpu();
+    const before = ctx.uncapturedErrors.length;
+    ctx.device.createBuffer({ label: 'bad-usage', size: 4, usage: 0x1 | 0x80 }); // MAP_READ | STORAGE is invalid
+    for (let i = 0; i < 50 && ctx.uncapturedErrors.length === before; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(ctx.uncapturedErrors.at(-1)).toContain('bad-usage');
+  });
+
   it('explains a missing Vulkan driver with the fix', () => {
     const saved = process.env['VK_DRIVER_FILES'];
     process.env['VK_DRIVER_FILES'] = '/nonexistent/icd.json';

@@ -32,6 +32,7 @@ export type ProbeResult =
 // Held here for the life of the process, and on globalThis in case this module is loaded twice.
 let dawnGpu: GPU | undefined;
 let cached: Promise<GpuContext> | undefined;
+let current: GpuContext | undefined;
 
 /** The process's WebGPU device, created on first call. Throws a WebGpuError saying why if there is none. */
 export function acquireDevice(): Promise<GpuContext> {
@@ -148,10 +149,11 @@ async function createContext(): Promise<GpuContext> {
   });
   void device.lost.then((lost) => {
     ctx.lost = `${lost.reason}: ${lost.message}`;
-    if (cached) cached = undefined; // the next acquireDevice() makes a fresh device
+    if (current === ctx) cached = current = undefined; // the next acquireDevice() makes a fresh device
   });
   // A device lost at birth (driver crash, out of memory) shows up within a turn of the event loop.
   await new Promise((resolve) => setTimeout(resolve, 0));
   if (ctx.lost) throw unavailable(`the device was lost right after creation: ${ctx.lost}`);
+  current = ctx;
   return ctx;
 }

@@ -78,7 +78,7 @@ async function findCudaDriver(find: (soname: string, extraDirs?: string[]) => st
       const v = out[0]!;
       return { path: find('libcuda.so.1', extra) ?? 'libcuda.so.1', version: status === 0 ? `${Math.floor(v / 1000)}.${(v % 1000) / 10}` : undefined, why: '' };
     } catch (e) {
-      return { path: null, why: `libcuda.so.1 could not be opened: ${(e as Error).message.split('\n')[0]}` };
+      return { path: null, why: `libcuda.so.1 could not be opened: ${(e as Error).message.split('\n')[0]!.replace(/^Failed to load shared library: /, '')}` };
     }
   }
   const path = find('libcuda.so.1', extra);

@@ -16,7 +16,7 @@ export type WebGpuErrorCode =
   | 'wgsl_compile_error'
   | 'pipeline_error'
   | 'dispatch_error'
-  | 'missing_packer';
+  | 'missing_grid';
 
 export class WebGpuError extends Error {
   override readonly name = 'WebGpuError';

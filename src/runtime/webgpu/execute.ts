@@ -2,7 +2,9 @@
 // together at flush() (one submit for hundreds of kernels); dispatches in a pass run in order, each
 // seeing the writes of those before. Errors name the kernel and its .ptm locations.
 /// <reference types="@webgpu/types" />
+import { evalGrid } from '../../codegen/kernel-ir/interpret.js';
 import type { Kernel } from '../../codegen/kernel-ir/types.js';
+import { packParams as packWgslParams, renderWgsl } from '../../codegen/render/wgsl.js';
 import type { GpuContext } from './device.js';
 import { WebGpuError, describeKernel, kernelError } from './errors.js';
 import { downloadTensor, type ElementType, type HostArray } from './buffers.js';
@@ -13,7 +15,7 @@ import { UniformArena, uniformBindingSize } from './uniforms.js';
 export type ParamPacker = (kernel: Kernel, values: Record<string, number>) => ArrayBuffer;
 
 export interface ExecutorOptions {
-  /** Packs parameters given as a record; without it, parameters must be passed packed. */
+  /** Packs parameters given by name; default: the WGSL renderer's packParams (matches renderWgsl). */
   packParams?: ParamPacker;
   /** Where pipelines are cached; by default one cache per device, shared by its executors. */
   pipelines?: PipelineCache;
@@ -22,6 +24,7 @@ export interface ExecutorOptions {
 }
 
 const MAX_BIND_GROUPS = 8192;
+const rendered = new WeakMap<Kernel, string>();
 
 interface Batch {
   encoder: GPUCommandEncoder;
@@ -59,13 +62,25 @@ export class WebGpuExecutor {
     return this.batch?.dispatches ?? 0;
   }
 
+  /** Records one launch of `kernel`, rendered by renderWgsl (once per kernel object); see dispatch. */
+  launch(kernel: Kernel, bindings: readonly GPUBufferBinding[], params: Record<string, number>, grid?: readonly [number, number, number]): void {
+    let wgsl = rendered.get(kernel);
+    if (wgsl === undefined) rendered.set(kernel, (wgsl = renderWgsl(kernel)));
+    this.dispatch(kernel, wgsl, bindings, params, grid);
+  }
+
   /**
-   * Records one launch of `kernel` (rendered as `wgsl`) over `grid` workgroups. `bindings` follow
-   * kernel.buffers; `params` are values by name (packed by options.packParams) or already packed.
+   * Records one launch of `kernel` (rendered as `wgsl`) over `grid` workgroups (default: kernel.grid
+   * evaluated with `params`). `bindings` follow kernel.buffers; `params` are values by name (packed
+   * by options.packParams) or already packed (then `grid` is required).
    */
-  dispatch(kernel: Kernel, wgsl: string, bindings: readonly GPUBufferBinding[], params: Record<string, number> | ArrayBuffer | ArrayBufferView, grid: readonly [number, number, number]): void {
+  dispatch(kernel: Kernel, wgsl: string, bindings: readonly GPUBufferBinding[], params: Record<string, number> | ArrayBuffer | ArrayBufferView, grid?: readonly [number, number, number]): void {
     if (this.ctx.lost) throw kernelError('device_lost', kernel, `the device was lost: ${this.ctx.lost}`);
     this.checkBindings(kernel, bindings);
+    if (!grid) {
+      if (params instanceof ArrayBuffer || ArrayBuffer.isView(params)) throw kernelError('missing_grid', kernel, 'parameters were passed packed, so the grid must be given');
+      grid = evalGrid(kernel, params);
+    }
     this.checkGrid(kernel, grid);
     const compiled = this.pipelines.get(kernel, wgsl);
     if (compiled.problem) throw compileError(kernel, compiled.problem);
@@ -145,9 +160,7 @@ export class WebGpuExecutor {
   private pack(kernel: Kernel, params: Record<string, number> | ArrayBuffer | ArrayBufferView): Uint8Array {
     if (params instanceof ArrayBuffer) return new Uint8Array(params);
     if (ArrayBuffer.isView(params)) return new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
-    if (this.options.packParams) return new Uint8Array(this.options.packParams(kernel, params));
-    if (kernel.params.length === 0) return new Uint8Array(0);
-    throw kernelError('missing_packer', kernel, 'parameters were given by name but this executor has no packParams; pass them packed or construct it with { packParams }');
+    return new Uint8Array((this.options.packParams ?? packWgslParams)(kernel, params));
   }
 
   private bufferId(buffer: GPUBuffer): number {
