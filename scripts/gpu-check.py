@@ -393,8 +393,13 @@ def compare(np, out, ref):
     diff = float(np.linalg.norm(a - b))
     norm = float(np.linalg.norm(b))
     rel = diff / norm if norm > 0 else diff
-    return {'rel_err': rel if finite else float('nan'), 'max_abs_err': float(np.max(np.abs(a - b))) if a.size else 0.0,
+    # Errors are None (JSON null) when the output holds NaN or infinity: an unwritten or broken element.
+    return {'rel_err': rel if finite else None, 'max_abs_err': float(np.max(np.abs(a - b))) if finite and a.size else None,
             'non_finite': int(a.size - np.isfinite(a).sum()), 'pass': finite and rel <= TOLERANCE}
+
+
+def sci(x):
+    return f'{x:.3e}' if x is not None else 'non-finite'
 
 
 def check_correctness(np, lib, p, log):
@@ -407,7 +412,7 @@ def check_correctness(np, lib, p, log):
     rows = []
     for name, ref in read_entries(np, folder, data['reference']).items():
         row = {'program': p['dir'], 'output': name, 'shape': list(ref.shape), **compare(np, outs[name], ref)}
-        log(f"correctness {p['dir']}.{name}: rel err {row['rel_err']:.3e}, max abs {row['max_abs_err']:.3e} -> {'PASS' if row['pass'] else 'FAIL'}")
+        log(f"correctness {p['dir']}.{name}: rel err {sci(row['rel_err'])}, max abs {sci(row['max_abs_err'])} -> {'PASS' if row['pass'] else 'FAIL'}")
         rows.append(row)
     times = lib.time_ms(lambda: session.launch_all(steps), warmup=3, reps=20)
     return rows, {'program': p['dir'], 'launches': len(steps), 'median_ms': statistics.median(times), 'times_ms': times}
@@ -494,7 +499,7 @@ def table(results):
     lines = [f"ptm gpu-check on {results['device']}", '']
     lines.append(f"{'correctness':<34}{'rel err':>12}{'max abs':>12}  result")
     for r in results['correctness']:
-        lines.append(f"{r['program'] + '.' + r['output']:<34}{r['rel_err']:>12.3e}{r['max_abs_err']:>12.3e}  {'PASS' if r['pass'] else 'FAIL'}")
+        lines.append(f"{r['program'] + '.' + r['output']:<34}{sci(r['rel_err']):>12}{sci(r['max_abs_err']):>12}  {'PASS' if r['pass'] else 'FAIL'}")
     lines += ['', f"{'kernel (fp32)':<22}{'shape':<24}{'ptm ms':>9}{'torch ms':>10}{'ptm/torch':>10}{'ptm TFLOP/s':>12}"]
     for r in results['kernels']:
         shape = f"{r['m']}x{r['k']} @ {r['k']}x{r['n']}" if r['kind'] == 'matmul' else f"[{r['batch']},{r['heads']},{r['seq']},{r['dh']}]{' causal' if r['causal'] else ''}"
@@ -559,6 +564,8 @@ def evaluate(manifest_path, symbols_json):
 
 def run_program(folder, library):
     """Checks one prepared program against its reference with a prebuilt library; no environment checks."""
+    if importlib.util.find_spec('numpy') is None:
+        raise CheckError('Python module numpy is missing: pip install numpy')
     import numpy as np
     folder = folder.rstrip('/')
     p = {'dir': os.path.basename(folder), 'folder': folder, 'manifest': load_json(os.path.join(folder, 'cuda', 'manifest.json')),

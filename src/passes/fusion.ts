@@ -28,15 +28,20 @@ export function consumers(g: Graph): Map<string, Op[]> {
 export const isElementwise = (op: Op): boolean => FUSABLE_OPS.has(op.op);
 
 /** A gather that fuses as a leaf: rows of a rank-2 table. */
-export const isFusableGather = (op: Op): boolean => op.op === 'gather' && op.attrs.axis === 0 && op.operands[0]!.type.shape.length === 2;
+export const isFusableGather = (op: Op): boolean =>
+  op.op === 'gather' && op.attrs.axis === 0 && op.operands[0]!.type.shape.length === 2 && typeof op.operands[0]!.type.shape[0] === 'number';
 
 /** The operand list of a fused op under construction; `leaf(v)` gives (or adds) v's input index. */
 export class FusedOperands {
   readonly values: Value[] = [];
   private readonly index = new Map<string, number>();
 
+  /** `initial` take positions 0..n-1 as given, repeats included (`matmul(a, a)` has two operands). */
   constructor(initial: Value[] = []) {
-    initial.forEach((v) => this.add(v));
+    for (const v of initial) {
+      if (!this.index.has(v.id)) this.index.set(v.id, this.values.length);
+      this.values.push(v);
+    }
   }
 
   add(v: Value): number {

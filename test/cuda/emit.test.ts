@@ -1,9 +1,9 @@
 // emitCuda: the files, deduplication and renaming of kernels, byte-identical output, and nvcc (through
 // the emitted Makefile, -Werror all-warnings) on hand-built kernels and on GPT-2 and BERT (one layer).
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emitCuda, LIBRARY_NAME, NVCC_FLAGS } from '../../src/codegen/cuda/emit.js';
 import { ABI_PROTOTYPES } from '../../src/codegen/cuda/host-abi.js';
 import { gridTree } from '../../src/codegen/cuda/manifest.js';
@@ -12,14 +12,16 @@ import { vectorAdd } from '../kernel-ir/kernels.js';
 import { addProgram, make, modelProgram, writeEmitted, zooProgram } from './programs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptm-cuda-emit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const builds: Record<string, Promise<string>> = {};
 
 beforeAll(() => {
   // nvcc takes seconds per file: start every build once, in parallel; the tests await theirs.
   writeEmitted(join(dir, 'zoo'), zooProgram());
+  writeEmitted(join(dir, 'empty'), { ...addProgram(), launches: [] });
   writeEmitted(join(dir, 'gpt2'), modelProgram('gpt2', { layers: 1 }).program);
   writeEmitted(join(dir, 'bert'), modelProgram('bert', { layers: 1 }).program);
-  for (const name of ['zoo', 'gpt2', 'bert']) {
+  for (const name of ['zoo', 'empty', 'gpt2', 'bert']) {
     builds[name] = make(join(dir, name));
     builds[name].catch(() => {}); // reported by the test that awaits it
   }
@@ -83,7 +85,7 @@ describe('emitCuda on a hand-built program', () => {
 });
 
 describe('nvcc -Werror all-warnings through the emitted Makefile', () => {
-  for (const name of ['zoo', 'gpt2', 'bert']) {
+  for (const name of ['zoo', 'empty', 'gpt2', 'bert']) {
     it(`builds ${name} without a warning`, async () => {
       const output = await builds[name]!;
       expect(output.trim(), 'nvcc printed something').toBe('');

@@ -2,15 +2,18 @@
 // they fit the 64 MiB a device call carries with the working tree, every kernel of the full-size
 // models is checked numerically, the bench holds the GPT-2 shapes, and gpu-check.py accepts them offline.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, truncateSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrepareResult } from '../../src/runtime/cuda/gpu-check-artifacts.js';
 import { CARRY_LIMIT_BYTES, prepareGpuCheck, workingTreeBytes } from '../../src/runtime/cuda/gpu-check-artifacts.js';
+import { probeCuda } from '../../src/runtime/cuda/library.js';
 import { gpuCheckPy, ROOT } from './programs.js';
 
-const out = join(mkdtempSync(join(tmpdir(), 'ptm-gpu-check-')), 'artifacts');
+const scratch = mkdtempSync(join(tmpdir(), 'ptm-gpu-check-'));
+const out = join(scratch, 'artifacts');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 let result: PrepareResult;
 
 beforeAll(() => {
@@ -43,6 +46,17 @@ describe('gpu-check artifacts', () => {
     const weights = join(out, 'bert', 'weights.bin');
     truncateSync(weights, statSync(weights).size - 4);
     expect(() => gpuCheckPy('check-artifacts', out)).toThrow(/bert: check, .*PROBLEMS\n.*weights\.bin: \d+ bytes, the index says \d+/);
+  });
+
+  it.skipIf(probeCuda().ok)('scripts/gpu-check.sh fails loudly on a machine without a GPU', () => {
+    let error: { status?: number; stderr?: string } = {};
+    try {
+      execFileSync(join(ROOT, 'scripts', 'gpu-check.sh'), [out, join(out, 'results')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      error = e as typeof error;
+    }
+    expect(error.status).toBe(2);
+    expect(error.stderr).toMatch(/gpu-check FAILED: (nvcc is not on PATH|nvidia-smi is not on PATH: no NVIDIA driver on this machine|nvidia-smi finds no GPU)/);
   });
 
   it('scripts/prepare-gpu-check.mjs parses', () => {

@@ -1,9 +1,9 @@
 // The manifest round-trips: its Dim strings and grid trees, evaluated in TS and by scripts/gpu-check.py,
 // give what evalDim / evalGrid give on the Program, and the Python memory plan is planMemory's.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { emitCuda } from '../../src/codegen/cuda/emit.js';
 import { bindManifestSymbols, evalDimString, evalGridExpr } from '../../src/codegen/cuda/manifest.js';
 import type { GridExpr, Manifest } from '../../src/codegen/cuda/manifest.js';
@@ -14,6 +14,7 @@ import { evalDim } from '../../src/ir/dim.js';
 import { addProgram, gpuCheckPy, modelProgram } from './programs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptm-cuda-manifest-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const programs: [string, Program, Record<string, number>[]][] = [
   ['adds', addProgram(), [{ seq: 1 }, { seq: 200 }, { seq: 100_003 }]],
   ['gpt2', modelProgram('gpt2', { layers: 1 }).program, [{ batch: 1, seq: 128 }, { batch: 3, seq: 7 }, { batch: 2, seq: 1000 }]],

@@ -2,10 +2,10 @@
 // over a fake library (test/cuda/fake-cuda-abi.c, host memory) ProgramSession on CudaDevice and
 // scripts/gpu-check.py run the same Program to the same numbers, through the same ABI.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emitCuda } from '../../src/codegen/cuda/emit.js';
 import { isPtmError } from '../../src/diagnostics/index.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
@@ -17,6 +17,7 @@ import { vectorAdd } from '../kernel-ir/kernels.js';
 import { addProgram, buildFakeLibrary, gpuCheckPy, ROOT, writeEmitted } from './programs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptm-cuda-runtime-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SEQ = 300;
 const x = tensor('f32', [SEQ], Float32Array.from({ length: SEQ }, (_, i) => Math.sin(i) * 3));
 const bias = tensor('f32', [SEQ], Float32Array.from({ length: SEQ }, (_, i) => i / 7 - 20));
@@ -129,6 +130,16 @@ describe('scripts/gpu-check.py run-program over the fake library', () => {
     expect(out.table).toMatch(/adds #1 +2x3 @ 3x4 +0\.5000 +0\.2500 +2\.00x +1\.50/);
     expect(out.table).toMatch(/attn +\[1,12,128,64\] causal/);
     expect(out.table.trim().split('\n').pop()).toBe('RESULT: PASS (1/1 outputs within rel err 0.0001)');
+  });
+
+  it('poisons outputs with NaN, so an element no kernel writes fails the check', () => {
+    const program = addProgram();
+    program.launches[2]!.instance.params = { n: 'seq-1' };
+    const skipping = join(dir, 'adds-skip');
+    writeProgramArtifacts(skipping, program, {
+      role: 'check', meta: {}, symbols: new Map([['seq', SEQ]]), inputs: { x }, params: new Map([['bias', bias]]), reference: new Map([['y', tensor('f32', [SEQ], expected)]]),
+    });
+    expect(() => gpuCheckPy('run-program', skipping, fake)).toThrow(/"rel_err": null, "max_abs_err": null, "non_finite": 1, "pass": false/);
   });
 
   it('reports a wrong result as FAIL', () => {

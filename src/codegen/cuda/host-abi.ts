@@ -47,6 +47,7 @@ export function hostAbiSource(kernels: ManifestKernel[], types: KType[][]): stri
   const names = n > 0 ? kernels.map((k) => `    ${cString(k.symbol)},`).join('\n') : '    nullptr,';
   return `// ---- host ABI (C): ${ABI_PROTOTYPES.length} functions; each returns 0 or an error code, explained by ptm_last_error() ----
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cuda_runtime.h>
 
