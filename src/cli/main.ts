@@ -9,7 +9,8 @@ import { compileCommand } from './commands/compile.js';
 import { runCommand } from './commands/run.js';
 import { graphCommand } from './commands/graph.js';
 import { weightsCommand } from './commands/weights.js';
-import { doctor, formatDoctor } from '../runtime/webgpu/index.js';
+import { acquireDevice, doctor, formatDoctor, probeWebGpu } from '../runtime/webgpu/index.js';
+import { tune, tuneCachePath } from '../runtime/tune.js';
 
 export interface Io {
   out(text: string): void;
@@ -99,6 +100,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .addOption(setOption())
     .option('--json', 'print diagnostics as JSON')
     .action(action((file: string, opts: never) => weightsCommand(file, opts, io)));
+
+  program
+    .command('tune')
+    .description('time the kernel variants on this WebGPU adapter and remember the fastest (used by compile and run)')
+    .action(action(async () => {
+      const probe = await probeWebGpu();
+      if (!probe.ok) {
+        io.err(`ptm tune: WebGPU is not available here: ${probe.reason}`);
+        return EXIT.diagnostics;
+      }
+      const entry = await tune(await acquireDevice(), (line) => io.out(line));
+      io.out(`fastest on ${entry.adapter}: matmul ${entry.matmul}, attention ${entry.attention}; saved to ${tuneCachePath()}`);
+      return 0;
+    }));
 
   program
     .command('doctor')

@@ -172,6 +172,23 @@ describe('matmul template on the kernel IR interpreter', () => {
       }
     });
   }
+
+  it('reads B as vec4 only where the layout allows (n-stride 1, n % 4 == 0, 16-byte aligned offsets)', () => {
+    const name = (c: string) => instanceOf(MATMUL_CASES.find((x) => x.name.startsWith(c))!, 'reg4x4').kernel.name;
+    expect(name('[70, 64]')).toBe('matmul_reg4x4_vec4');
+    expect(name('offsets')).toBe('matmul_reg4x4_vec4');
+    expect(name('[33, 100]')).toBe('matmul_reg4x4'); // n = 67
+    expect(name('x [33, 64] @ W^T')).toBe('matmul_reg4x4'); // B's n-stride is 64
+  });
+
+  it('gives sizes and strides as params over the graph symbols; workgroup memory fits 16 KiB', () => {
+    const c = MATMUL_CASES.find((x) => x.name.startsWith('LayerNorm'))!;
+    for (const variant of Object.keys(MATMUL_VARIANTS)) {
+      const instance = instanceOf(c, variant);
+      expect(instance.params).toMatchObject({ m: 'seq', n: 36, k: 40, batch: 2, a_s0: '40*seq', out_s0: '36*seq' });
+      expect(instance.kernel.shared.reduce((s, a) => s + 4 * a.size, 0)).toBeLessThanOrEqual(16384);
+    }
+  });
 });
 
 describe('matmul template on WebGPU', () => {

@@ -19,6 +19,10 @@ import { bytes } from '../format.js';
 import type { Io } from '../main.js';
 import { writeOutput } from './output-file.js';
 import { symbolSizes } from './run.js';
+import type { MatmulVariant } from '../../codegen/templates/matmul.js';
+import type { AttentionVariant } from '../../codegen/templates/attention.js';
+import { adapterKey, tuneCachePath, variantsFor } from '../../runtime/tune.js';
+import { probeWebGpu } from '../../runtime/webgpu/index.js';
 
 const cli = { file: '<command line>', line: 0, col: 0, offset: 0, end: 0 };
 
@@ -34,17 +38,23 @@ export interface CompileCliOptions {
 /** WebGPU's binding limit on the adapters we know of; CUDA has none worth splitting for. */
 export const WEBGPU_MAX_BINDING_BYTES = 128 * 2 ** 20;
 
-export function compileFile(file: string, opts: { set?: string[]; target: 'webgpu' | 'cuda' }): Compiled {
+export function compileFile(file: string, opts: { set?: string[]; target: 'webgpu' | 'cuda'; variants?: { matmul: MatmulVariant; attention: AttentionVariant } }): Compiled {
   const { text, file: name } = loadSource(file);
   sources.set(name, text);
   const errors: Diagnostic[] = [];
   const overrides = parseOverrides(opts.set ?? [], errors);
   if (errors.length) throw new PtmError(errors);
-  return compile(text, { file: name, set: overrides, ...(opts.target === 'webgpu' ? { maxBindingBytes: WEBGPU_MAX_BINDING_BYTES } : {}) });
+  return compile(text, {
+    file: name, set: overrides,
+    ...(opts.target === 'webgpu' ? { maxBindingBytes: WEBGPU_MAX_BINDING_BYTES } : {}),
+    ...(opts.variants ? { matmulVariant: opts.variants.matmul, attentionVariant: opts.variants.attention } : {}),
+  });
 }
 
-export function compileCommand(file: string, opts: CompileCliOptions, io: Io): number {
-  const compiled = compileFile(file, opts);
+export async function compileCommand(file: string, opts: CompileCliOptions, io: Io): Promise<number> {
+  // WebGPU kernels use the variants tuned for this machine's adapter, if `ptm tune` measured it.
+  const variants = opts.target === 'webgpu' && existsSync(tuneCachePath()) ? await localVariants() : undefined;
+  const compiled = compileFile(file, { ...opts, ...(variants ? { variants } : {}) });
   if (opts.emit) {
     const g = opts.emit === 'ir' ? compiled.graph : compiled.fused;
     assertValid(g);
@@ -61,7 +71,7 @@ export function compileCommand(file: string, opts: CompileCliOptions, io: Io): n
     mkdirSync(opts.output, { recursive: true });
     for (const [name, data] of Object.entries(files)) writeFileSync(join(opts.output, name), data);
   }
-  io.out(summary(compiled, opts, Object.keys(files), symbolSizes(compiled.graph, opts.dim ?? [], 128)));
+  io.out(summary(compiled, opts, Object.keys(files), symbolSizes(compiled.graph, opts.dim ?? [], 128), variants?.source));
   return 0;
 }
 
@@ -82,7 +92,13 @@ function wgslFiles(c: Compiled): Record<string, string> {
   return files;
 }
 
-function summary(c: Compiled, opts: CompileCliOptions, files: string[], sizes: Map<string, number>): string {
+/** The tuned variants of the local WebGPU adapter, if any. */
+export async function localVariants(): Promise<(ReturnType<typeof variantsFor>) | undefined> {
+  const probe = await probeWebGpu();
+  return probe.ok ? variantsFor(adapterKey(probe.info)) : undefined;
+}
+
+function summary(c: Compiled, opts: CompileCliOptions, files: string[], sizes: Map<string, number>, variants?: string): string {
   const { program } = c;
   // Kernels per repeated layer: a launch belongs to layer N when it binds a parameter named
   // `<repeat>.N.`, or else reads a buffer written by a launch of layer N (attention reads q, k, v).
@@ -111,6 +127,7 @@ function summary(c: Compiled, opts: CompileCliOptions, files: string[], sizes: M
   return [
     `${program.name}: ${program.launches.length} launches of ${kernels} kernels (${opts.target}); ${layers}`,
     `  memory at ${at}: ${bytes(plan.arenaBytes)} peak for intermediates in ${plan.slotBytes.length} slots (${bytes(plan.unplannedBytes)} without reuse), ${bytes(weights)} of weights`,
+    `  variants: ${variants ?? 'defaults'}`,
     `  stages: ${c.stages.map((s) => `${s.name} ${s.ms.toFixed(1)} ms`).join(', ')}`,
     opts.output ? `  wrote ${files.length} files to ${opts.output}` : `  (pass -o DIR to write the ${opts.target === 'cuda' ? 'CUDA sources, launcher and Makefile' : 'WGSL kernels'})`,
   ].join('\n');

@@ -13,6 +13,7 @@ import { ProgramSession } from '../../runtime/program/session.js';
 import { WebGpuDevice } from '../../runtime/program/webgpu-device.js';
 import { probeWebGpu } from '../../runtime/webgpu/index.js';
 import { probeCuda } from '../../runtime/cuda/index.js';
+import { adapterKey, variantsFor } from '../../runtime/tune.js';
 import { num } from '../format.js';
 import type { Io } from '../main.js';
 
@@ -94,8 +95,10 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   const started = performance.now();
   let outputs: Map<string, Tensor>;
   if (backend === 'webgpu') {
-    const { program } = compileFile(file, { set: opts.set, target: 'webgpu' });
-    const session = ProgramSession.create(program, params, await WebGpuDevice.create());
+    const device = await WebGpuDevice.create();
+    const variants = variantsFor(adapterKey(device.ctx.adapterInfo));
+    const { program } = compileFile(file, { set: opts.set, target: 'webgpu', variants });
+    const session = ProgramSession.create(program, params, device);
     outputs = await session.run(inputs);
   } else outputs = runGraph(graph, { inputs, params, precision: opts.precision }).outputs;
   const seconds = (performance.now() - started) / 1000;

@@ -26,7 +26,7 @@ export const ATTENTION_VARIANTS: Record<string, AttentionVariant> = {
   q16k16t16: { tileQ: 16, tileK: 16, threadsPerRow: 16 },
   q8k32t32: { tileQ: 8, tileK: 32, threadsPerRow: 32 },
   q32k16t8: { tileQ: 32, tileK: 16, threadsPerRow: 8 },
-  q32k32t4: { tileQ: 32, tileK: 32, threadsPerRow: 4 },
+  q32k16t4: { tileQ: 32, tileK: 16, threadsPerRow: 4 },
 };
 
 export const DEFAULT_ATTENTION_VARIANT: AttentionVariant = ATTENTION_VARIANTS.q16k16t16!;
@@ -164,7 +164,8 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
 
   const J = Math.ceil(spec.dv / TPR), keysPerThread = Math.ceil(tileK / TPR);
   body.push(k.var_('m', k.f(NEG)), k.var_('l', k.f(0)));
-  for (let j = 0; j < J; j++) body.push(k.var_(`acc${j}`, k.f(0)), k.let_(`cc${j}`, k.min(k.add(u('lane'), j * TPR), spec.dv - 1)));
+  const column = (j: number) => (j === 0 ? u('lane') : k.add(u('lane'), j * TPR));
+  for (let j = 0; j < J; j++) body.push(k.var_(`acc${j}`, k.f(0)), k.let_(`cc${j}`, k.min(column(j), spec.dv - 1)));
 
   const cls = tileClassValue(spec.mask, i32Domain, {
     b: vars.b, h: vars.h,
@@ -181,7 +182,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   // scores of this thread's keys key = lane + t * TPR (adjacent threads, adjacent keys)
   const scores: Stmt[] = [];
   for (let t = 0; t < keysPerThread; t++) {
-    const key = k.add(u('lane'), t * TPR), kj = `kj${t}`, dot = `dot${t}`, seen = `seen${t}`;
+    const key = t === 0 ? u('lane') : k.add(u('lane'), t * TPR), kj = `kj${t}`, dot = `dot${t}`, seen = `seen${t}`;
     const one: Stmt[] = [
       k.let_(kj, k.add(u('k0'), key)),
       k.var_(dot, k.f(0)),
@@ -227,7 +228,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   ], tileK));
   // out[b, h, qi, c] = acc / l, or 0 for a row that saw no visible key
   for (let j = 0; j < J; j++) {
-    const c = k.add(u('lane'), j * TPR);
+    const c = column(j);
     body.push(k.if_(k.and(k.lt(u('qi'), tq), k.lt(c, spec.dv)), [
       k.store(out, at('out', spec.out, u('qi'), c), k.select(k.gt(fv('l'), 0), k.div(fv(`acc${j}`), fv('l')), k.f(0))),
     ]));
@@ -248,7 +249,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
 function cooperative(T: number, count: number, f: (e: Expr) => Stmt[]): Stmt[] {
   const out: Stmt[] = [];
   for (let t = 0; t * T < count; t++) {
-    const e = k.add(u('lid'), t * T);
+    const e = t === 0 ? u('lid') : k.add(u('lid'), t * T);
     out.push(...((t + 1) * T <= count ? f(e) : [k.if_(k.lt(e, count), f(e))]));
   }
   return out;
@@ -269,16 +270,20 @@ function readMask(ctx: Ctx, operand: number, indices: Expr[]): Expr {
   if (!mi || !buf) return ctx.fail(`the mask reads operand ${operand}, which has no mask input`);
   const shape = ctx.spec.inputs[mi.input]!.shape;
   if (shape.length !== indices.length) ctx.fail(`the mask indexes operand ${operand} of rank ${shape.length} with ${indices.length} indices`);
-  let inside: Expr = k.T;
-  indices.forEach((x, axis) => {
-    const ok = k.and(k.ge(x, 0), k.lt(x, k.toI32(ctx.p.add(`mask${operand}_n${axis}`, shape[axis]!))));
-    inside = axis === 0 ? ok : k.and(inside, ok);
+  // Indices made from b, h, q, k (u32 ids) are never negative; others are checked both ways.
+  const checks = indices.flatMap((x, axis) => {
+    const below = k.lt(x, k.toI32(ctx.p.add(`mask${operand}_n${axis}`, shape[axis]!)));
+    return isId(x) ? [below] : [k.ge(x, 0), below];
   });
+  const inside = checks.length === 0 ? k.T : checks.reduce((a, x) => k.and(a, x));
   const flat = sum([mi.layout.offset === 0 ? undefined : ctx.p.add(`mask${operand}_off`, mi.layout.offset),
     ...indices.map((x, axis) => strideTerm(ctx.p, k.toU32(x), mi.layout.strides[axis]!, `mask${operand}_s${axis}`))]);
   const value = k.load(buf, k.select(inside, flat, k.u(0)));
   return k.select(inside, k.toI32(value), k.i(0));
 }
+
+/** i32(u) of a u32: an index from workgroup/thread ids, never negative. */
+const isId = (x: Expr): boolean => x.k === 'cast' && x.a.type.scalar === 'u32';
 
 /** The predicate in kernel IR with evalMask's semantics (truncating `/`, `%` with the dividend's sign, x / 0 = 0). */
 function emitMask(m: MaskExpr, vars: Record<MaskVar, Expr>, read: (operand: number, indices: Expr[]) => Expr, want: 'int' | 'bool'): Expr {

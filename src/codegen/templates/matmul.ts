@@ -26,11 +26,15 @@ export interface MatmulVariant {
   vec4?: boolean;
 }
 
-/** Named variants for `ptm tune`; the workgroup is (tileN / perThreadN, tileM / perThreadM). */
+/**
+ * Named variants for `ptm tune`; the workgroup is (tileN / perThreadN, tileM / perThreadM). A thread's
+ * columns are tx + j * TX (scalar: adjacent threads, adjacent addresses) or 4 * (tx + g * TX) (vec4).
+ */
 export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
   reg4x4: { kind: 'register', tileM: 64, tileN: 64, perThreadM: 4, perThreadN: 4, vec4: true },
   reg4x4_scalar: { kind: 'register', tileM: 64, tileN: 64, perThreadM: 4, perThreadN: 4 },
-  reg2x8: { kind: 'register', tileM: 32, tileN: 128, perThreadM: 2, perThreadN: 8, vec4: true },
+  reg4x8: { kind: 'register', tileM: 64, tileN: 128, perThreadM: 4, perThreadN: 8, vec4: true },
+  reg8x8: { kind: 'register', tileM: 128, tileN: 128, perThreadM: 8, perThreadN: 8 },
   reg1x1: { kind: 'register', tileM: 16, tileN: 16, perThreadM: 1, perThreadN: 1 },
   shared16: { kind: 'shared', tileM: 16, tileN: 16, tileK: 16, perThreadM: 1, perThreadN: 1 },
   /** 32x32 tiles, 2x2 = 4 outputs per thread. */
@@ -38,8 +42,11 @@ export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
   shared64x16: { kind: 'shared', tileM: 64, tileN: 64, tileK: 16, perThreadM: 4, perThreadN: 4 },
 };
 
-/** Fastest on lavapipe (4.3 vs 0.5 GFLOP/s for shared tiles); a GPU may prefer shared64x16. */
-export const DEFAULT_MATMUL_VARIANT: MatmulVariant = MATMUL_VARIANTS.reg4x4!;
+/**
+ * On lavapipe at 256^3 (2 busy cores): reg4x8 ~9.6 GFLOP/s, reg4x4 ~7, shared64x16 ~2.7, shared16 ~0.7.
+ * A GPU may prefer the shared variants; `ptm tune` times them all.
+ */
+export const DEFAULT_MATMUL_VARIANT: MatmulVariant = MATMUL_VARIANTS.reg4x8!;
 
 export interface MatmulSpec {
   batch: Dim[];
@@ -80,8 +87,10 @@ interface Ctx {
   shared: SharedArray[];
 }
 
-const rank2 = (spec: MatmulSpec) => spec.batch.length;
+const batchRank = (spec: MatmulSpec) => spec.batch.length;
 const u = (name: string) => k.ref(name, k.u32);
+/** x + c, without a `+ 0` in the generated code. */
+const plus = (x: Expr, c: number) => (c === 0 ? x : k.add(x, c));
 const fv = (name: string) => k.ref(name, k.f32);
 
 /** The u32 term coord * stride: none for stride 0, no multiply for stride 1, else a launch parameter. */
@@ -103,7 +112,7 @@ export function matmulKernel(spec: MatmulSpec): KernelInstance {
   }
   if (spec.aNorm && spec.k === 0) fail('a normalized A needs k >= 1');
   const p = new LaunchParams();
-  const bStrides = spec.b.layout.strides, r = rank2(spec);
+  const bStrides = spec.b.layout.strides, r = batchRank(spec);
   const vec4 = v.kind === 'register' && !!v.vec4 && v.perThreadN % 4 === 0 && bStrides[r + 1] === 1
     && [spec.n, spec.b.layout.offset, ...bStrides.slice(0, r + 1)].every((d) => dimDivExact(d, 4) !== undefined);
   const buffers: BufferParam[] = [], bind: BufferBind[] = [];
@@ -158,7 +167,7 @@ function epilogueInputs(e: FusedExpr): number[] {
  * operand's batch base offset (`a_base`, `b_base`, `e<i>_base`, `out_base`) is set for the body.
  */
 function batchLoop(ctx: Ctx, body: Stmt[]): Stmt[] {
-  const { spec, p } = ctx, r = rank2(spec);
+  const { spec, p } = ctx, r = batchRank(spec);
   const layouts: [string, Strided][] = [['a', spec.a.layout], ['b', spec.b.layout], ['out', spec.out],
     ...[...ctx.epilogueBuffers.keys()].map((i): [string, Strided] => [`e${i}`, spec.epilogueLayouts![i]!])];
   const bases = (coords: Expr[]): Stmt[] => layouts.map(([name, l]) => k.let_(`${name}_base`, sum([
@@ -173,35 +182,46 @@ function batchLoop(ctx: Ctx, body: Stmt[]): Stmt[] {
 
 /** Index of A[row, col] (row, col clamped by the caller) and of B[row, col], from the batch bases. */
 function aIndex(ctx: Ctx, row: Expr, kk: Expr): Expr {
-  const s = ctx.spec.a.layout.strides, r = rank2(ctx.spec);
+  const s = ctx.spec.a.layout.strides, r = batchRank(ctx.spec);
   return sum([u('a_base'), term(ctx, row, s[r]!, `a_s${r}`), term(ctx, kk, s[r + 1]!, `a_s${r + 1}`)]);
 }
 function bIndex(ctx: Ctx, kk: Expr, col: Expr): Expr {
-  const s = ctx.spec.b.layout.strides, r = rank2(ctx.spec);
+  const s = ctx.spec.b.layout.strides, r = batchRank(ctx.spec);
   return sum([u('b_base'), term(ctx, kk, s[r]!, `b_s${r}`), term(ctx, col, s[r + 1]!, `b_s${r + 1}`)]);
 }
 
 /** An epilogue input at (row, col) of this batch entry; bools become bool. */
 function leafValue(ctx: Ctx, index: number, row: Expr, col: Expr): Expr {
-  const l = ctx.spec.epilogueLayouts![index]!, r = rank2(ctx.spec), buf = ctx.epilogueBuffers.get(index)!;
+  const l = ctx.spec.epilogueLayouts![index]!, r = batchRank(ctx.spec), buf = ctx.epilogueBuffers.get(index)!;
   const x = k.load(buf, sum([u(`e${index}_base`), term(ctx, row, l.strides[r]!, `e${index}_s${r}`), term(ctx, col, l.strides[r + 1]!, `e${index}_s${r + 1}`)]));
   return buf.type.scalar === 'u32' ? k.ne(x, 0) : x;
 }
 
 /** out[row, col] = epilogue(acc) when (row, col) is inside the output. */
 function storeOutput(ctx: Ctx, epilogue: FusedExpr, row: Expr, col: Expr, acc: Expr): Stmt {
-  const s = ctx.spec.out.strides, r = rank2(ctx.spec);
-  const value = emitFused(epilogue, (l) => (l.kind === 'input' ? leafValue(ctx, l.index, row, col) : acc));
+  const s = ctx.spec.out.strides, r = batchRank(ctx.spec);
+  // Each leaf is loaded once into a local (emitFused repeats an operand that an op uses twice).
+  const lets: Stmt[] = [k.let_('o_row', row), k.let_('o_col', col)];
+  const leaves = new Map<number, Expr>();
+  const value = emitFused(epilogue, (l) => {
+    if (l.kind !== 'input') return acc;
+    if (!leaves.has(l.index)) {
+      const x = leafValue(ctx, l.index, u('o_row'), u('o_col'));
+      lets.push(k.let_(`e${l.index}_v`, x));
+      leaves.set(l.index, k.ref(`e${l.index}_v`, x.type));
+    }
+    return leaves.get(l.index)!;
+  });
   const stored = value.type.scalar === 'bool' ? k.select(value, k.u(1), k.u(0)) : value;
-  const index = sum([u('out_base'), term(ctx, row, s[r]!, `out_s${r}`), term(ctx, col, s[r + 1]!, `out_s${r + 1}`)]);
-  return k.if_(k.and(k.lt(row, ctx.m), k.lt(col, ctx.n)), [k.store(ctx.out, index, stored)]);
+  const index = sum([u('out_base'), term(ctx, u('o_row'), s[r]!, `out_s${r}`), term(ctx, u('o_col'), s[r + 1]!, `out_s${r + 1}`)]);
+  return k.if_(k.and(k.lt(row, ctx.m), k.lt(col, ctx.n)), [...lets, k.store(ctx.out, index, stored)]);
 }
 
 /**
  * Row statistics of A for the norm prologue, over kk = start, start + step, ... < K: sums of
  * (x - shift) and (x - shift)^2 with shift = A[row, 0] (one pass, without the cancellation of raw sums).
  */
-function rowSums(ctx: Ctx, tag: string, row: Expr, start: Expr, step: Operand): Stmt[] {
+function rowSums(ctx: Ctx, tag: string, row: Expr, start: Expr, step: number): Stmt[] {
   const rms = ctx.spec.aNorm!.kind === 'rms_norm';
   const x = k.sub(k.load(ctx.a, aIndex(ctx, row, u(`kk_${tag}`))), rms ? k.f(0) : fv(`shift_${tag}`));
   return [
@@ -214,7 +234,6 @@ function rowSums(ctx: Ctx, tag: string, row: Expr, start: Expr, step: Operand): 
     ], step),
   ];
 }
-type Operand = Expr | number;
 
 /** mean and rstd (`mean_${tag}`, `rstd_${tag}`) from sums s1, s2 over all K elements. */
 function rowStats(ctx: Ctx, tag: string, s1: Expr, s2: Expr): Stmt[] {
@@ -225,10 +244,10 @@ function rowStats(ctx: Ctx, tag: string, s1: Expr, s2: Expr): Stmt[] {
   return [k.let_(`mean_${tag}`, k.add(fv(`shift_${tag}`), k.div(s1, kf))), k.let_(`rstd_${tag}`, k.rsqrt(k.add(variance, eps)))];
 }
 
-/** norm(x) at column kk: (x - mean) * rstd * w[kk] (+ bias[kk]). */
-function normalize(ctx: Ctx, x: Expr, mean: Expr, rstd: Expr, kk: Expr): Expr {
-  const y = k.mul(k.mul(k.sub(x, mean), rstd), k.load(ctx.norm!.w, kk));
-  return ctx.norm!.bias ? k.add(y, k.load(ctx.norm!.bias, kk)) : y;
+/** norm(x) at column kk: (x - mean) * rstd * w[kk] (+ bias[kk]); `w`, `bias` when already loaded. */
+function normalize(ctx: Ctx, x: Expr, mean: Expr, rstd: Expr, kk: Expr, w?: Expr, bias?: Expr): Expr {
+  const y = k.mul(k.mul(k.sub(x, mean), rstd), w ?? k.load(ctx.norm!.w, kk));
+  return ctx.norm!.bias ? k.add(y, bias ?? k.load(ctx.norm!.bias, kk)) : y;
 }
 
 /**
@@ -239,10 +258,10 @@ function normalize(ctx: Ctx, x: Expr, mean: Expr, rstd: Expr, kk: Expr): Expr {
 function registerBody(ctx: Ctx, epilogue: FusedExpr): Stmt[] {
   const v = ctx.spec.variant, TX = v.tileN / v.perThreadN, TY = v.tileM / v.perThreadM;
   const PM = v.perThreadM, groups = ctx.vec4 ? v.perThreadN / 4 : v.perThreadN;
-  const row = (i: number) => k.add(k.add(k.mul(k.workgroupId(1), v.tileM), k.localId(1)), i * TY);
+  const row = (i: number) => plus(k.add(k.mul(k.workgroupId(1), v.tileM), k.localId(1)), i * TY);
   const col = (j: number) => ctx.vec4
-    ? k.add(k.mul(k.workgroupId(0), v.tileN), k.mul(k.add(k.localId(0), j * TX), 4))
-    : k.add(k.add(k.mul(k.workgroupId(0), v.tileN), k.localId(0)), j * TX);
+    ? k.add(k.mul(k.workgroupId(0), v.tileN), k.mul(plus(k.localId(0), j * TX), 4))
+    : plus(k.add(k.mul(k.workgroupId(0), v.tileN), k.localId(0)), j * TX);
   const s: Stmt[] = [];
   const last = (x: Expr) => k.sub(x, 1);
   for (let i = 0; i < PM; i++) s.push(k.let_(`r${i}`, row(i)), k.let_(`rc${i}`, k.min(u(`r${i}`), last(ctx.m))));
@@ -255,9 +274,10 @@ function registerBody(ctx: Ctx, epilogue: FusedExpr): Stmt[] {
   const acc = (i: number, j: number) => k.ref(`acc${i}_${j}`, accType);
   for (let i = 0; i < PM; i++) for (let j = 0; j < groups; j++) s.push(k.var_(`acc${i}_${j}`, ctx.vec4 ? k.splat(k.f(0)) : k.f(0)));
   const kk = u('kk'), inner: Stmt[] = [];
+  if (ctx.norm) inner.push(k.let_('nw', k.load(ctx.norm.w, kk)), ...(ctx.norm.bias ? [k.let_('nb', k.load(ctx.norm.bias, kk))] : []));
   for (let i = 0; i < PM; i++) {
     const x = k.load(ctx.a, aIndex(ctx, u(`rc${i}`), kk));
-    inner.push(k.let_(`a${i}`, ctx.norm ? normalize(ctx, x, fv(`mean_${i}`), fv(`rstd_${i}`), kk) : x));
+    inner.push(k.let_(`a${i}`, ctx.norm ? normalize(ctx, x, fv(`mean_${i}`), fv(`rstd_${i}`), kk, fv('nw'), ctx.norm.bias ? fv('nb') : undefined) : x));
   }
   for (let j = 0; j < groups; j++) {
     const index = bIndex(ctx, kk, u(`cc${j}`));
@@ -269,7 +289,7 @@ function registerBody(ctx: Ctx, epilogue: FusedExpr): Stmt[] {
   s.push(k.for_('kk', k.u(0), ctx.K, inner));
   for (let i = 0; i < PM; i++) for (let j = 0; j < groups; j++) {
     if (!ctx.vec4) s.push(storeOutput(ctx, epilogue, u(`r${i}`), u(`c${j}`), acc(i, j)));
-    else for (const l of [0, 1, 2, 3] as const) s.push(storeOutput(ctx, epilogue, u(`r${i}`), k.add(u(`c${j}`), l), k.lane(acc(i, j), l)));
+    else for (const l of [0, 1, 2, 3] as const) s.push(storeOutput(ctx, epilogue, u(`r${i}`), plus(u(`c${j}`), l), k.lane(acc(i, j), l)));
   }
   return s;
 }
@@ -291,7 +311,7 @@ function sharedBody(ctx: Ctx, epilogue: FusedExpr): Stmt[] {
   const stage: Stmt[] = [];
   for (let t = 0; t * T < v.tileM * TK; t++) {
     // A element e: r = e / TK, kq = e % TK.
-    const e = k.add(u('lid'), t * T), r = k.div(e, TK), kq = k.mod(e, TK);
+    const e = plus(u('lid'), t * T), r = k.div(e, TK), kq = k.mod(e, TK);
     const gr = k.add(u('row0'), r), gk = k.add(u('k0'), kq);
     let x = k.load(ctx.a, aIndex(ctx, clampM(gr), clampK(gk)));
     if (ctx.norm) x = normalize(ctx, x, k.sharedLoad(ctx.shared.find((a) => a.name === 'row_mean')!, r), k.sharedLoad(ctx.shared.find((a) => a.name === 'row_rstd')!, r), clampK(gk));
@@ -299,20 +319,20 @@ function sharedBody(ctx: Ctx, epilogue: FusedExpr): Stmt[] {
   }
   for (let t = 0; t * T < TK * v.tileN; t++) {
     // B element e: kq = e / tileN, c = e % tileN.
-    const e = k.add(u('lid'), t * T), kq = k.div(e, v.tileN), c = k.mod(e, v.tileN);
+    const e = plus(u('lid'), t * T), kq = k.div(e, v.tileN), c = k.mod(e, v.tileN);
     const gk = k.add(u('k0'), kq), gc = k.add(u('col0'), c);
     const x = k.load(ctx.b, bIndex(ctx, clampK(gk), clampN(gc)));
     stage.push(k.sharedStore(Bs, e, k.select(k.and(k.lt(gk, ctx.K), k.lt(gc, ctx.n)), x, k.f(0))));
   }
   const inner: Stmt[] = [];
-  for (let i = 0; i < v.perThreadM; i++) inner.push(k.let_(`a${i}`, k.sharedLoad(As, k.add(k.mul(u('kq'), v.tileM), k.add(k.localId(1), i * TY)))));
-  for (let j = 0; j < v.perThreadN; j++) inner.push(k.let_(`b${j}`, k.sharedLoad(Bs, k.add(k.mul(u('kq'), v.tileN), k.add(k.localId(0), j * TX)))));
+  for (let i = 0; i < v.perThreadM; i++) inner.push(k.let_(`a${i}`, k.sharedLoad(As, k.add(k.mul(u('kq'), v.tileM), plus(k.localId(1), i * TY)))));
+  for (let j = 0; j < v.perThreadN; j++) inner.push(k.let_(`b${j}`, k.sharedLoad(Bs, k.add(k.mul(u('kq'), v.tileN), plus(k.localId(0), j * TX)))));
   for (let i = 0; i < v.perThreadM; i++) for (let j = 0; j < v.perThreadN; j++) {
     inner.push(k.assign(`acc${i}_${j}`, k.add(fv(`acc${i}_${j}`), k.mul(fv(`a${i}`), fv(`b${j}`)))));
   }
   s.push(k.for_('k0', k.u(0), ctx.K, [...stage, k.barrier(), k.for_('kq', k.u(0), TK, inner), k.barrier()], TK));
   for (let i = 0; i < v.perThreadM; i++) for (let j = 0; j < v.perThreadN; j++) {
-    const r = k.add(u('row0'), k.add(k.localId(1), i * TY)), c = k.add(u('col0'), k.add(k.localId(0), j * TX));
+    const r = k.add(u('row0'), plus(k.localId(1), i * TY)), c = k.add(u('col0'), plus(k.localId(0), j * TX));
     s.push(storeOutput(ctx, epilogue, r, c, fv(`acc${i}_${j}`)));
   }
   return s;

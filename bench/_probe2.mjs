@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import * as ptm from '../dist/index.js';
+import { acquireDevice } from '../dist/runtime/webgpu/index.js';
+const file = process.argv[2] ?? 'models/gpt2.ptm';
+let t = performance.now();
+const c = ptm.compile(readFileSync(file, 'utf8'), { file, maxBindingBytes: 128 * 2 ** 20 });
+console.log('compile', performance.now() - t, c.stages.map(s=>s.name+':'+s.ms.toFixed(0)).join(' '), 'launches', c.program.launches.length);
+t = performance.now();
+const params = ptm.initParams(c.graph, 0);
+const inputs = ptm.randomInputs(c.graph, 1, new Map([['batch', 1], ['seq', 128]]));
+console.log('init', performance.now() - t);
+t = performance.now();
+const dev = await ptm.WebGpuDevice.create();
+const ctx = await acquireDevice();
+console.log('device', performance.now() - t, ctx.adapterInfo, [...ctx.features]);
+t = performance.now();
+const s = ptm.ProgramSession.create(c.program, params, dev);
+console.log('session', performance.now() - t);
+t = performance.now();
+let out = await s.run(inputs);
+console.log('first', performance.now() - t);
+for (let i = 0; i < 3; i++) { t = performance.now(); out = await s.run(inputs); console.log('warm', performance.now() - t); }
+console.log([...out.keys()], process.memoryUsage().rss / 2**20);
