@@ -13,7 +13,13 @@ import { ProgramSession } from '../../runtime/program/session.js';
 import { WebGpuDevice } from '../../runtime/program/webgpu-device.js';
 import { probeWebGpu } from '../../runtime/webgpu/index.js';
 import { probeCuda } from '../../runtime/cuda/index.js';
-import { adapterKey, variantsFor } from '../../runtime/tune.js';
+import { adapterKey, tuneCachePath, variantsFor } from '../../runtime/tune.js';
+import { CudaDevice } from '../../runtime/cuda/index.js';
+import { emitCuda } from '../../codegen/cuda/emit.js';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { num } from '../format.js';
 import type { Io } from '../main.js';
 
@@ -64,7 +70,7 @@ async function chooseBackend(asked: RunOptions['backend']): Promise<{ backend: '
   if (asked === 'cuda') {
     const probe = probeCuda();
     if (!probe.ok) throw new PtmError(diag.backend_unavailable(cli, 'cuda', probe.reason));
-    throw new PtmError(diag.backend_unavailable(cli, 'cuda', 'running CUDA from the CLI is not wired yet; use `ptm compile --target cuda -o DIR` and scripts/gpu-check.sh'));
+    return { backend: 'cuda', why: `as asked (${probe.reason})` };
   }
   if (asked === 'webgpu') {
     const probe = await probeWebGpu();
@@ -74,6 +80,7 @@ async function chooseBackend(asked: RunOptions['backend']): Promise<{ backend: '
   if (asked === 'cpu') return { backend: 'cpu', why: 'as asked' };
   const cuda = probeCuda();
   const webgpu = await probeWebGpu();
+  if (cuda.ok) return { backend: 'cuda', why: `the best available: ${cuda.reason}` };
   if (webgpu.ok && !/llvmpipe|lavapipe|swiftshader|software/i.test(`${webgpu.info.description} ${webgpu.info.vendor} ${webgpu.info.architecture}`)) {
     return { backend: 'webgpu', why: `the best available: ${webgpu.info.description || webgpu.info.vendor}${cuda.ok ? '' : `; cuda: ${cuda.reason}`}` };
   }
@@ -100,6 +107,9 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     const { program } = compileFile(file, { set: opts.set, target: 'webgpu', variants });
     const session = ProgramSession.create(program, params, device);
     outputs = await session.run(inputs);
+  } else if (backend === 'cuda') {
+    const { program } = compileFile(file, { set: opts.set, target: 'cuda' });
+    outputs = await ProgramSession.create(program, params, buildCuda(program)).run(inputs);
   } else outputs = runGraph(graph, { inputs, params, precision: opts.precision }).outputs;
   const seconds = (performance.now() - started) / 1000;
   if (opts.save) saveOutputs(opts.save, outputs, opts.force);
@@ -116,6 +126,20 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     io.out(`${r.name}: ${r.dtype}[${r.shape.join(', ')}]  ${stats}  checksum ${r.checksum}${r.nonFinite ? `  (${r.nonFinite} non-finite!)` : ''}`);
   }
   return 0;
+}
+
+/** Emits the program's CUDA to a cache folder keyed by its manifest, builds it with nvcc once, and opens it. */
+function buildCuda(program: Parameters<typeof emitCuda>[0]): CudaDevice {
+  const { files } = emitCuda(program);
+  const key = createHash('sha256').update(files['kernels.cu'] as string).digest('hex').slice(0, 16);
+  const dir = join(dirname(tuneCachePath()), 'cuda', key);
+  if (!existsSync(join(dir, 'libptm_kernels.so'))) {
+    mkdirSync(dir, { recursive: true });
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
+    const built = spawnSync('make', ['-C', dir], { encoding: 'utf8' });
+    if (built.status !== 0) throw new PtmError(diag.backend_unavailable(cli, 'cuda', `building the kernels with nvcc failed in ${dir}:\n${(built.stderr || built.stdout || String(built.error)).slice(-2000)}`));
+  }
+  return CudaDevice.open(dir);
 }
 
 /** `x.safetensors` holds every output; a `.npy` path holds the only output; a directory gets `<name>.npy` each. */
