@@ -31,9 +31,11 @@ const seconds = (t0) => (performance.now() - t0) / 1000;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const log = (msg) => console.log(`[${new Date().toISOString().slice(11, 19)} ${file} ${wanted.join(',')}] ${msg}`);
 const message = (e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 2000);
+/** Threads of this process (Linux), to see whether onnxruntime-web really started its workers. */
+const osThreads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
 
 const result = {
-  file, seq: SEQ, reps: REPS, set: SET, wasmThreads: WASM_THREADS, pid: process.pid,
+  threadsAtStart: osThreads(), file, seq: SEQ, reps: REPS, set: SET, wasmThreads: WASM_THREADS, pid: process.pid,
   load: { start: os.loadavg() }, engines: {}, kernels: null, env: { LP_NUM_THREADS: process.env.LP_NUM_THREADS ?? null, MESA_SHADER_CACHE_DISABLE: process.env.MESA_SHADER_CACHE_DISABLE ?? null },
 };
 const save = () => writeFileSync(resultPath, JSON.stringify(result, null, 1));
@@ -156,6 +158,8 @@ const engines = {
     const t0 = performance.now();
     const session = await ort.InferenceSession.create(onnx, { executionProviders: ['wasm'] });
     r.sessionS = seconds(t0);
+    r.effectiveThreads = ort.env.wasm.numThreads; // onnxruntime-web lowers it where threads are unsupported
+    r.osThreads = osThreads();
     const feeds = ortFeeds(ort);
     const t1 = performance.now();
     const first = fromOrt(await session.run(feeds));
@@ -192,7 +196,7 @@ for (const name of wanted.filter((e) => e !== 'cpu-ref')) {
       r.check = { against: reference.name, ...compare(first, reference.outputs) };
       if (r.check.error) throw new Error(`wrong outputs: ${r.check.error}`);
     }
-    running.push({ name, run, r: Object.assign(r, { warm: [] }) });
+    running.push({ name, run, first, r: Object.assign(r, { warm: [] }) });
     log(`${name}: cold ${r.coldS.toFixed(2)} s (session ${r.sessionS.toFixed(2)} s, first run ${r.firstRunS.toFixed(2)} s)`);
   } catch (e) {
     Object.assign(r, { ok: false, failedIn: r.ok ? 'output check' : 'cold start', error: message(e) });
@@ -252,6 +256,8 @@ if (wanted.includes('cpu-ref')) {
       r.runS = seconds(t0);
       r.ok = true;
       if (reference.outputs) r.check = { against: reference.name, ...compare(out, reference.outputs) };
+      // Every engine against the reference interpreter too (the CPU section compares it with onnxruntime-node).
+      r.checkEach = Object.fromEntries(running.map(({ name, first }) => [name, compare(first, out)]));
       log(`cpu-ref: ${r.runS.toFixed(2)} s`);
     } catch (e) {
       Object.assign(r, { failedIn: 'run', error: message(e) });

@@ -2,12 +2,9 @@
 // left operand (when every reader of the norm is a matmul: the stats are recomputed per kernel,
 // which costs a second read of A and saves a kernel and a round trip through memory) and the chain
 // of single-use elementwise ops after it (bias, activation, residual add) as an epilogue.
-import type { FusedExpr } from '../ir/fused.js';
 import type { Op, Value } from '../ir/types.js';
 import type { Pass } from './pass.js';
-import { bodyOf, consumers, FusedOperands, fusionContext, isElementwise, rebuild } from './fusion.js';
-
-const sameType = (a: Value, b: Value): boolean => a.type.dtype === b.type.dtype && a.type.shape.join() === b.type.shape.join();
+import { absorbEpilogue, bodyOf, consumers, FusedOperands, fusionContext, rebuild } from './fusion.js';
 
 export const fuseMatmul: Pass = {
   info: { name: 'fuse-matmul', summary: 'matmul + norm prologue + elementwise epilogue -> fused_matmul' },
@@ -32,19 +29,7 @@ export const fuseMatmul: Pass = {
         if (normOp.op === 'layer_norm') attrs.norm_bias = operands.add(normOp.operands[2]!);
       }
       // Epilogue: single-use elementwise consumers that keep the matmul's type.
-      let last = op;
-      for (;;) {
-        const next = users.get(last.result.id) ?? [];
-        const only = next.length === 1 ? next[0]! : undefined;
-        if (!only || ctx.uses.get(last.result.id) !== 1 || ctx.outputs.has(last.result.id) || !isElementwise(only) || !sameType(only.result, op.result)) break;
-        last = only;
-      }
-      let epilogue: FusedExpr = { kind: 'acc' };
-      if (last !== op) {
-        ctx.absorbed.add(last);
-        epilogue = { kind: 'op', op: last.op, args: last.operands.map((v) => bodyOf(v, operands, ctx, { value: op.result })) };
-        if (last.op === 'cast') epilogue.to = last.attrs.to as 'f32';
-      }
+      const { last, epilogue } = absorbEpilogue(op, operands, ctx, users);
       attrs.epilogue = epilogue;
       ctx.absorbed.add(op);
       replacements.set(last, { op: 'fused_matmul', operands: operands.values, attrs, loc: op.loc, result: last.result });

@@ -1,12 +1,9 @@
 // fuse-rows: softmax / LayerNorm / RMSNorm over the last axis become a fused_row that absorbs the
 // single-use elementwise ops (and embedding lookups) computing its input — BERT's embedding sum and
 // its residual adds — and the single-use elementwise ops after it.
-import type { FusedExpr } from '../ir/fused.js';
-import type { Op, Value } from '../ir/types.js';
+import type { Op } from '../ir/types.js';
 import type { Pass } from './pass.js';
-import { bodyOf, consumers, FusedOperands, fusionContext, isElementwise, rebuild } from './fusion.js';
-
-const sameType = (a: Value, b: Value): boolean => a.type.dtype === b.type.dtype && a.type.shape.join() === b.type.shape.join();
+import { absorbEpilogue, bodyOf, consumers, FusedOperands, fusionContext, rebuild } from './fusion.js';
 
 function isRowOp(op: Op): boolean {
   if (op.op === 'layer_norm' || op.op === 'rms_norm') return true;
@@ -25,19 +22,7 @@ export const fuseRows: Pass = {
       const x = bodyOf(op.operands[0]!, operands, ctx);
       const weight = op.op === 'softmax' ? -1 : operands.add(op.operands[1]!);
       const bias = op.op === 'layer_norm' ? operands.add(op.operands[2]!) : -1;
-      let last = op;
-      for (;;) {
-        const next = users.get(last.result.id) ?? [];
-        const only = next.length === 1 ? next[0]! : undefined;
-        if (!only || ctx.uses.get(last.result.id) !== 1 || ctx.outputs.has(last.result.id) || !isElementwise(only) || !sameType(only.result, op.result)) break;
-        last = only;
-      }
-      let epilogue: FusedExpr = { kind: 'acc' };
-      if (last !== op) {
-        ctx.absorbed.add(last);
-        epilogue = { kind: 'op', op: last.op, args: last.operands.map((v) => bodyOf(v, operands, ctx, { value: op.result })) };
-        if (last.op === 'cast') epilogue.to = last.attrs.to as 'f32';
-      }
+      const { last, epilogue } = absorbEpilogue(op, operands, ctx, users);
       ctx.absorbed.add(op);
       const attrs = { kind: op.op, eps: op.op === 'softmax' ? 0 : (op.attrs.eps as number), weight, bias, x, epilogue };
       replacements.set(last, { op: 'fused_row', operands: operands.values, attrs, loc: op.loc, result: last.result });

@@ -94,6 +94,26 @@ export function bodyOf(
   return operands.leaf(v);
 }
 
+/**
+ * The epilogue of a fused op whose core computes `core.result`: the chain of single-use elementwise
+ * readers that keep the core's type (bias, activation, residual add). Returns the last op of the
+ * chain (the fused op takes its place and result id) and the chain as a body over `acc`.
+ */
+export function absorbEpilogue(core: Op, operands: FusedOperands, ctx: ReturnType<typeof fusionContext>, users: Map<string, Op[]>): { last: Op; epilogue: FusedExpr } {
+  const sameType = (a: Value, b: Value): boolean => a.type.dtype === b.type.dtype && a.type.shape.join() === b.type.shape.join();
+  let last = core;
+  for (;;) {
+    const next = users.get(last.result.id) ?? [];
+    const only = next.length === 1 ? next[0]! : undefined;
+    if (!only || ctx.uses.get(last.result.id) !== 1 || ctx.outputs.has(last.result.id) || !isElementwise(only) || !sameType(only.result, core.result)) break;
+    last = only;
+  }
+  if (last === core) return { last, epilogue: { kind: 'acc' } };
+  ctx.absorbed.add(last);
+  const args = last.operands.map((v) => bodyOf(v, operands, ctx, { value: core.result }));
+  return { last, epilogue: last.op === 'cast' ? { kind: 'op', op: 'cast', args, to: last.attrs.to as 'f32' } : { kind: 'op', op: last.op, args } };
+}
+
 /** The context bodyOf needs, computed once per pass run. */
 export function fusionContext(g: Graph) {
   return { producer: producers(g), uses: useCounts(g), outputs: new Set(g.outputs.map((o) => o.value.id)), absorbed: new Set<Op>() };

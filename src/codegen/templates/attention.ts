@@ -63,11 +63,31 @@ const u = (name: string) => k.ref(name, k.u32);
 const iv = (name: string) => k.ref(name, k.i32);
 const fv = (name: string) => k.ref(name, k.f32);
 
+/** What the pieces of the kernel share: sizes, buffers, workgroup arrays, the mask's inputs. */
 interface Ctx {
   spec: AttentionSpec;
   p: LaunchParams;
-  maskBuffers: Map<number, BufferParam>;
   fail(why: string): never;
+  maskBuffers: Map<number, BufferParam>;
+  qb: BufferParam;
+  kb: BufferParam;
+  vb: BufferParam;
+  out: BufferParam;
+  tq: Expr;
+  tk: Expr;
+  tileQ: number;
+  tileK: number;
+  /** Threads per query row, and per workgroup. */
+  TPR: number;
+  T: number;
+  Qs: SharedArray;
+  Ks: SharedArray;
+  Ss: SharedArray;
+  shared: SharedArray[];
+  /** The mask variables as i32 (k is bound per key where it is used). */
+  vars: Record<MaskVar, Expr>;
+  /** Per-tile [min, max] of each range read, by RangeRead.key. */
+  rangeBounds: Map<string, Bounds<Expr>>;
 }
 
 function strideTerm(p: LaunchParams, coord: Expr, stride: Dim, name: string): Expr | undefined {
@@ -96,8 +116,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   const reads = rangeReads(spec.mask);
   const kReads = reads.filter((r) => r.along === 'k'), qReads = reads.filter((r) => r.along === 'q');
   const { tileQ, tileK } = fitTiles(spec.variant, spec.d, kReads.length, qReads.length);
-  const T = TPR * tileQ;
-  if (T > 256 || !Number.isInteger(tileQ) || !Number.isInteger(tileK) || tileK < 1) fail(`variant ${JSON.stringify(spec.variant)} does not fit d = ${spec.d}`);
+  if (TPR * tileQ > 256 || !Number.isInteger(tileQ) || !Number.isInteger(tileK) || tileK < 1) fail(`variant ${JSON.stringify(spec.variant)} does not fit d = ${spec.d}`);
   const p = new LaunchParams();
   const buffers: BufferParam[] = [], bind: BufferBind[] = [];
   const input = (name: string, index: number, storage?: StorageType): BufferParam => {
@@ -107,142 +126,178 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
     return b;
   };
   const qb = input('q', spec.q.input, 'f32'), kb = input('k', spec.k.input, 'f32'), vb = input('v', spec.v.input, 'f32');
-  const ctx: Ctx = { spec, p, maskBuffers: new Map(), fail };
+  const maskBuffers = new Map<number, BufferParam>();
   for (const [operand, mi] of Object.entries(spec.maskInputs)) {
     const storage = spec.inputs[mi.input]?.storage ?? fail(`mask input ${mi.input} does not exist`);
     if (storage === 'f32') fail(`the mask reads operand ${operand}, a float tensor`);
-    ctx.maskBuffers.set(Number(operand), input(`mask${operand}`, mi.input, storage));
+    maskBuffers.set(Number(operand), input(`mask${operand}`, mi.input, storage));
   }
   const out = k.buffer('out', k.f32, 'read_write');
   buffers.push(out);
   bind.push({ kind: 'output', index: 0 });
-
-  const tq = p.add('tq', spec.tq), tk = p.add('tk', spec.tk);
   const Qs = k.shared('Qs', k.f32, tileQ * spec.d), Ks = k.shared('Ks', k.f32, tileK * (spec.d + 1)), Ss = k.shared('Ss', k.f32, tileQ * tileK);
-  const shared: SharedArray[] = [Qs, Ks, Ss];
-  const base = (name: string, l: Strided): Stmt => k.let_(`${name}_base`, sum([
-    l.offset === 0 ? undefined : p.add(`${name}_off`, l.offset),
-    strideTerm(p, u('bi'), l.strides[0]!, `${name}_s0`), strideTerm(p, u('hi'), l.strides[1]!, `${name}_s1`),
-  ]));
-  // element [t, c] of q/k/v/out within the current (b, h)
-  const at = (name: string, l: Strided, t: Expr, c: Expr) => sum([u(`${name}_base`), strideTerm(p, t, l.strides[2]!, `${name}_s2`), strideTerm(p, c, l.strides[3]!, `${name}_s3`)]);
-
-  const body: Stmt[] = [
-    k.let_('lane', k.localId(0)), k.let_('row', k.localId(1)), k.let_('lid', k.add(k.mul(k.localId(1), TPR), k.localId(0))),
-    k.let_('bi', k.workgroupId(2)), k.let_('hi', k.workgroupId(1)),
-    k.let_('q0', k.mul(k.workgroupId(0), tileQ)), k.let_('qi', k.add(u('q0'), u('row'))),
-    base('q', spec.q.layout), base('k', spec.k.layout), base('v', spec.v.layout), base('out', spec.out),
-    k.comment('Qs[r * d + c] = scale * q[b, h, q0 + r, c] (rows past tq clamp; they are never stored)'),
-    ...cooperative(T, tileQ * spec.d, (e) => {
-      const r = k.div(e, spec.d), c = k.mod(e, spec.d);
-      return [k.sharedStore(Qs, e, k.mul(k.load(qb, at('q', spec.q.layout, k.min(k.add(u('q0'), r), k.sub(tq, 1)), c)), spec.scale))];
-    }),
-  ];
-  // k is bound per key below; tile-invariant expressions never read it
-  const vars: Record<MaskVar, Expr> = { b: k.toI32(u('bi')), h: k.toI32(u('hi')), q: k.toI32(u('qi')), k: k.i(0) };
-  const read = (operand: number, indices: Expr[]) => readMask(ctx, operand, indices);
-  // q-range reads: staged once, min/max over the tile's valid rows.
-  const rangeBounds = new Map<string, Bounds<Expr>>();
-  const stageRange = (r: RangeRead, n: number, start: Expr, limit: Expr, size: number): { stage: Stmt[]; reduce: Stmt[] } => {
-    const arr = k.shared(`${r.along}r${n}`, k.i32, size);
-    shared.push(arr);
-    const lo = `${r.along}r${n}_lo`, hi = `${r.along}r${n}_hi`;
-    rangeBounds.set(r.key, { lo: iv(lo), hi: iv(hi) });
-    const indices = (x: Expr) => r.indices.map((e, axis) => (axis === r.axis ? k.toI32(x) : emitMask(e, vars, read, 'int')));
-    return {
-      stage: cooperative(T, size, (e) => [k.sharedStore(arr, e, readMask(ctx, r.operand, indices(k.add(start, e))))]),
-      reduce: [k.var_(lo, k.i(2147483647)), k.var_(hi, k.i(-2147483648)),
-        k.for_(`${r.along}r${n}_j`, k.u(0), k.min(k.sub(limit, start), size), [
-          k.assign(lo, k.min(iv(lo), k.sharedLoad(arr, u(`${r.along}r${n}_j`)))),
-          k.assign(hi, k.max(iv(hi), k.sharedLoad(arr, u(`${r.along}r${n}_j`)))),
-        ])],
-    };
+  const ctx: Ctx = {
+    spec, p, fail, maskBuffers, qb, kb, vb, out, tq: p.add('tq', spec.tq), tk: p.add('tk', spec.tk),
+    tileQ, tileK, TPR, T: TPR * tileQ, Qs, Ks, Ss, shared: [Qs, Ks, Ss],
+    vars: { b: k.toI32(u('bi')), h: k.toI32(u('hi')), q: k.toI32(u('qi')), k: k.i(0) },
+    rangeBounds: new Map(),
   };
-  const qStaged = qReads.map((r, n) => stageRange(r, n, u('q0'), tq, tileQ));
-  if (qStaged.length > 0) body.push(...qStaged.flatMap((s) => s.stage), k.barrier(), ...qStaged.flatMap((s) => s.reduce));
-  const kStaged = kReads.map((r, n) => stageRange(r, n, u('k0'), tk, tileK));
-
-  const J = Math.ceil(spec.dv / TPR), keysPerThread = Math.ceil(tileK / TPR);
-  body.push(k.var_('m', k.f(NEG)), k.var_('l', k.f(0)));
-  const column = (j: number) => (j === 0 ? u('lane') : k.add(u('lane'), j * TPR));
-  for (let j = 0; j < J; j++) body.push(k.var_(`acc${j}`, k.f(0)), k.let_(`cc${j}`, k.min(column(j), spec.dv - 1)));
-
-  const cls = tileClassValue(spec.mask, i32Domain, {
-    b: vars.b, h: vars.h,
-    q: [k.toI32(u('q0')), k.toI32(k.sub(k.min(k.add(u('q0'), tileQ), tq), 1))],
-    k: [k.toI32(u('k0')), k.toI32(k.sub(k.min(k.add(u('k0'), tileK), tk), 1))],
-    reads: {
-      exact: read,
-      range: (r) => rangeBounds.get(r.key),
-      unknown: (operand) => (ctx.maskBuffers.get(operand)?.type.scalar === 'u32' ? { lo: k.i(0), hi: k.i(1) } : undefined),
-    },
-  });
-  const live = k.ne(iv('cls'), 0);
-
-  // scores of this thread's keys key = lane + t * TPR (adjacent threads, adjacent keys)
-  const scores: Stmt[] = [];
-  for (let t = 0; t < keysPerThread; t++) {
-    const key = t === 0 ? u('lane') : k.add(u('lane'), t * TPR), kj = `kj${t}`, dot = `dot${t}`, seen = `seen${t}`;
-    const one: Stmt[] = [
-      k.let_(kj, k.add(u('k0'), key)),
-      k.var_(dot, k.f(0)),
-      k.for_(`c${t}`, k.u(0), spec.d, [k.assign(dot, k.add(fv(dot), k.mul(k.sharedLoad(Qs, k.add(k.mul(u('row'), spec.d), u(`c${t}`))), k.sharedLoad(Ks, k.add(k.mul(key, spec.d + 1), u(`c${t}`))))))]),
-      k.var_(seen, k.lt(u(kj), tk)),
-      k.if_(k.eq(iv('cls'), 1), [k.assign(seen, k.and(k.ref(seen, k.bool), emitMask(spec.mask, { ...vars, k: k.toI32(u(kj)) }, read, 'bool')))]),
-      k.sharedStore(Ss, k.add(k.mul(u('row'), tileK), key), k.select(k.ref(seen, k.bool), fv(dot), k.f(NEG))),
-    ];
-    scores.push(...(tileK % TPR === 0 ? one : [k.if_(k.lt(key, tileK), one)]));
-  }
-  // online softmax: m = running max, l = running sum, acc rescaled by exp(m_old - m_new)
-  const update: Stmt[] = [
-    k.var_('mt', k.f(NEG)),
-    k.for_('j', k.u(0), tileK, [k.assign('mt', k.max(fv('mt'), k.sharedLoad(Ss, k.add(k.mul(u('row'), tileK), u('j')))))]),
-    k.let_('m_new', k.max(fv('m'), fv('mt'))),
-    k.let_('alpha', k.exp(k.sub(fv('m'), fv('m_new')))),
-    k.assign('l', k.mul(fv('l'), fv('alpha'))),
-    ...Array.from({ length: J }, (_, j) => k.assign(`acc${j}`, k.mul(fv(`acc${j}`), fv('alpha')))),
-    k.for_('j', k.u(0), k.min(k.sub(tk, u('k0')), tileK), [
-      k.let_('s', k.sharedLoad(Ss, k.add(k.mul(u('row'), tileK), u('j')))),
-      k.let_('pj', k.select(k.eq(fv('s'), NEG), k.f(0), k.exp(k.sub(fv('s'), fv('m_new'))))),
-      k.assign('l', k.add(fv('l'), fv('pj'))),
-      k.let_('vrow', k.add(u('k0'), u('j'))),
-      ...Array.from({ length: J }, (_, j) => k.assign(`acc${j}`, k.add(fv(`acc${j}`), k.mul(fv('pj'), k.load(vb, at('v', spec.v.layout, u('vrow'), u(`cc${j}`))))))),
-    ]),
-    k.assign('m', fv('m_new')),
+  const qStaged = qReads.map((r, n) => stageRange(ctx, r, n, u('q0'), ctx.tq, tileQ));
+  const kStaged = kReads.map((r, n) => stageRange(ctx, r, n, u('k0'), ctx.tk, tileK));
+  const body: Stmt[] = [
+    ...prologue(ctx),
+    ...(qStaged.length > 0 ? [...qStaged.flatMap((x) => x.stage), k.barrier(), ...qStaged.flatMap((x) => x.reduce)] : []),
+    k.var_('m', k.f(NEG)), k.var_('l', k.f(0)),
   ];
-  body.push(k.for_('k0', k.u(0), tk, [
+  const J = Math.ceil(spec.dv / TPR);
+  for (let j = 0; j < J; j++) body.push(k.var_(`acc${j}`, k.f(0)), k.let_(`cc${j}`, k.min(column(ctx, j), spec.dv - 1)));
+  const live = k.ne(iv('cls'), 0);
+  body.push(k.for_('k0', k.u(0), ctx.tk, [
     k.barrier(), // the previous tile's readers of Ks, Ss and the range tiles are done
-    ...(kStaged.length > 0 ? [...kStaged.flatMap((s) => s.stage), k.barrier(), ...kStaged.flatMap((s) => s.reduce)] : []),
-    k.let_('cls', cls), // 0 masked (skip), 1 partial (test each key), 2 visible
-    k.if_(live, [
-      k.comment('Ks[key * (d + 1) + c] = k[b, h, k0 + key, c]; the +1 keeps rows apart in memory banks'),
-      ...cooperative(T, tileK * spec.d, (e) => {
-        const key = k.div(e, spec.d), c = k.mod(e, spec.d);
-        return [k.sharedStore(Ks, k.add(k.mul(key, spec.d + 1), c), k.load(kb, at('k', spec.k.layout, k.min(k.add(u('k0'), key), k.sub(tk, 1)), c)))];
-      }),
-    ]),
+    ...(kStaged.length > 0 ? [...kStaged.flatMap((x) => x.stage), k.barrier(), ...kStaged.flatMap((x) => x.reduce)] : []),
+    k.let_('cls', tileClass(ctx)), // 0 masked (skip), 1 partial (test each key), 2 visible
+    k.if_(live, stageKeys(ctx)),
     k.barrier(),
-    k.if_(live, scores),
+    k.if_(live, scores(ctx)),
     k.barrier(),
-    k.if_(live, update),
+    k.if_(live, softmaxUpdate(ctx, J)),
   ], tileK));
   // out[b, h, qi, c] = acc / l, or 0 for a row that saw no visible key
   for (let j = 0; j < J; j++) {
-    const c = column(j);
-    body.push(k.if_(k.and(k.lt(u('qi'), tq), k.lt(c, spec.dv)), [
-      k.store(out, at('out', spec.out, u('qi'), c), k.select(k.gt(fv('l'), 0), k.div(fv(`acc${j}`), fv('l')), k.f(0))),
+    const c = column(ctx, j);
+    body.push(k.if_(k.and(k.lt(u('qi'), ctx.tq), k.lt(c, spec.dv)), [
+      k.store(out, at(ctx, 'out', spec.out, u('qi'), c), k.select(k.gt(fv('l'), 0), k.div(fv(`acc${j}`), fv('l')), k.f(0))),
     ]));
   }
   return {
     kernel: {
       name: `attention_${maskName(spec.mask)}_q${tileQ}k${tileK}t${TPR}_d${spec.d}`,
-      workgroupSize: [TPR, tileQ, 1], buffers, params: p.uniforms, shared, body,
-      grid: [k.ceilDiv(tq, tileQ), p.add('heads', spec.heads), p.add('batch', spec.batch)],
+      workgroupSize: [TPR, tileQ, 1], buffers, params: p.uniforms, shared: ctx.shared, body,
+      grid: [k.ceilDiv(ctx.tq, tileQ), p.add('heads', spec.heads), p.add('batch', spec.batch)],
       locs: spec.locs,
     },
     bind,
     params: p.values,
   };
+}
+
+/** Output column j of this thread: lane + j * TPR (adjacent threads, adjacent d). */
+const column = (ctx: Ctx, j: number): Expr => (j === 0 ? u('lane') : k.add(u('lane'), j * ctx.TPR));
+
+/** Element [t, c] of q/k/v/out within the current (b, h). */
+function at(ctx: Ctx, name: string, l: Strided, t: Expr, c: Expr): Expr {
+  return sum([u(`${name}_base`), strideTerm(ctx.p, t, l.strides[2]!, `${name}_s2`), strideTerm(ctx.p, c, l.strides[3]!, `${name}_s3`)]);
+}
+
+/** Ids, the (b, h) bases of q/k/v/out, and Qs = scale * the workgroup's query rows. */
+function prologue(ctx: Ctx): Stmt[] {
+  const { spec, p } = ctx;
+  const base = (name: string, l: Strided): Stmt => k.let_(`${name}_base`, sum([
+    l.offset === 0 ? undefined : p.add(`${name}_off`, l.offset),
+    strideTerm(p, u('bi'), l.strides[0]!, `${name}_s0`), strideTerm(p, u('hi'), l.strides[1]!, `${name}_s1`),
+  ]));
+  return [
+    k.let_('lane', k.localId(0)), k.let_('row', k.localId(1)), k.let_('lid', k.add(k.mul(k.localId(1), ctx.TPR), k.localId(0))),
+    k.let_('bi', k.workgroupId(2)), k.let_('hi', k.workgroupId(1)),
+    k.let_('q0', k.mul(k.workgroupId(0), ctx.tileQ)), k.let_('qi', k.add(u('q0'), u('row'))),
+    base('q', spec.q.layout), base('k', spec.k.layout), base('v', spec.v.layout), base('out', spec.out),
+    k.comment('Qs[r * d + c] = scale * q[b, h, q0 + r, c] (rows past tq clamp; they are never stored)'),
+    ...cooperative(ctx.T, ctx.tileQ * spec.d, (e) => {
+      const r = k.div(e, spec.d), c = k.mod(e, spec.d);
+      const x = k.load(ctx.qb, at(ctx, 'q', spec.q.layout, k.min(k.add(u('q0'), r), k.sub(ctx.tq, 1)), c));
+      return [k.sharedStore(ctx.Qs, e, k.mul(x, spec.scale))];
+    }),
+  ];
+}
+
+/**
+ * A range read (one index q or k, the others tile-invariant) staged for the tile: `stage` loads
+ * element start + e into workgroup memory; after a barrier `reduce` takes its min and max over the
+ * tile's valid positions (the cheap per-tile test, shared across the workgroup).
+ */
+function stageRange(ctx: Ctx, r: RangeRead, n: number, start: Expr, limit: Expr, size: number): { stage: Stmt[]; reduce: Stmt[] } {
+  const arr = k.shared(`${r.along}r${n}`, k.i32, size);
+  ctx.shared.push(arr);
+  const lo = `${r.along}r${n}_lo`, hi = `${r.along}r${n}_hi`, j = `${r.along}r${n}_j`;
+  ctx.rangeBounds.set(r.key, { lo: iv(lo), hi: iv(hi) });
+  const read = (operand: number, indices: Expr[]) => readMask(ctx, operand, indices);
+  const indices = (x: Expr) => r.indices.map((e, axis) => (axis === r.axis ? k.toI32(x) : emitMask(e, ctx.vars, read, 'int')));
+  return {
+    stage: cooperative(ctx.T, size, (e) => [k.sharedStore(arr, e, readMask(ctx, r.operand, indices(k.add(start, e))))]),
+    reduce: [k.var_(lo, k.i(2147483647)), k.var_(hi, k.i(-2147483648)),
+      k.for_(j, k.u(0), k.min(k.sub(limit, start), size), [
+        k.assign(lo, k.min(iv(lo), k.sharedLoad(arr, u(j)))),
+        k.assign(hi, k.max(iv(hi), k.sharedLoad(arr, u(j)))),
+      ])],
+  };
+}
+
+/** The tile's class (i32 0/1/2) by interval arithmetic over q ∈ [q0, q1], k ∈ [k0, k1]. */
+function tileClass(ctx: Ctx): Expr {
+  const last = (start: Expr, tile: number, size: Expr) => k.toI32(k.sub(k.min(k.add(start, tile), size), 1));
+  return tileClassValue(ctx.spec.mask, i32Domain, {
+    b: ctx.vars.b, h: ctx.vars.h,
+    q: [k.toI32(u('q0')), last(u('q0'), ctx.tileQ, ctx.tq)],
+    k: [k.toI32(u('k0')), last(u('k0'), ctx.tileK, ctx.tk)],
+    reads: {
+      exact: (operand, indices) => readMask(ctx, operand, indices),
+      range: (r) => ctx.rangeBounds.get(r.key),
+      unknown: (operand) => (ctx.maskBuffers.get(operand)?.type.scalar === 'u32' ? { lo: k.i(0), hi: k.i(1) } : undefined),
+    },
+  });
+}
+
+/** Ks[key * (d + 1) + c] = k[b, h, k0 + key, c]; the +1 keeps a thread's rows apart in memory banks. */
+function stageKeys(ctx: Ctx): Stmt[] {
+  const { spec, tileK } = ctx;
+  return cooperative(ctx.T, tileK * spec.d, (e) => {
+    const key = k.div(e, spec.d), c = k.mod(e, spec.d);
+    const x = k.load(ctx.kb, at(ctx, 'k', spec.k.layout, k.min(k.add(u('k0'), key), k.sub(ctx.tk, 1)), c));
+    return [k.sharedStore(ctx.Ks, k.add(k.mul(key, spec.d + 1), c), x)];
+  });
+}
+
+/** Ss[row, key] = q·k (scaled) for this thread's keys lane + t * TPR, or NEG where the key is masked. */
+function scores(ctx: Ctx): Stmt[] {
+  const { spec, tileK, TPR } = ctx;
+  const read = (operand: number, indices: Expr[]) => readMask(ctx, operand, indices);
+  const out: Stmt[] = [];
+  for (let t = 0; t * TPR < tileK; t++) {
+    const key = t === 0 ? u('lane') : k.add(u('lane'), t * TPR), kj = `kj${t}`, dot = `dot${t}`, seen = `seen${t}`, c = `c${t}`;
+    const qk = k.mul(k.sharedLoad(ctx.Qs, k.add(k.mul(u('row'), spec.d), u(c))), k.sharedLoad(ctx.Ks, k.add(k.mul(key, spec.d + 1), u(c))));
+    const one: Stmt[] = [
+      k.let_(kj, k.add(u('k0'), key)),
+      k.var_(dot, k.f(0)),
+      k.for_(c, k.u(0), spec.d, [k.assign(dot, k.add(fv(dot), qk))]),
+      k.var_(seen, k.lt(u(kj), ctx.tk)),
+      k.if_(k.eq(iv('cls'), 1), [k.assign(seen, k.and(k.ref(seen, k.bool), emitMask(spec.mask, { ...ctx.vars, k: k.toI32(u(kj)) }, read, 'bool')))]),
+      k.sharedStore(ctx.Ss, k.add(k.mul(u('row'), tileK), key), k.select(k.ref(seen, k.bool), fv(dot), k.f(NEG))),
+    ];
+    out.push(...(tileK % TPR === 0 ? one : [k.if_(k.lt(key, tileK), one)]));
+  }
+  return out;
+}
+
+/** Online softmax over the tile: m = running max, l = running sum, acc rescaled by exp(m_old - m_new). */
+function softmaxUpdate(ctx: Ctx, J: number): Stmt[] {
+  const { spec, tileK } = ctx;
+  const score = (j: Expr) => k.sharedLoad(ctx.Ss, k.add(k.mul(u('row'), tileK), j));
+  return [
+    k.var_('mt', k.f(NEG)),
+    k.for_('j', k.u(0), tileK, [k.assign('mt', k.max(fv('mt'), score(u('j'))))]),
+    k.let_('m_new', k.max(fv('m'), fv('mt'))),
+    k.let_('alpha', k.exp(k.sub(fv('m'), fv('m_new')))),
+    k.assign('l', k.mul(fv('l'), fv('alpha'))),
+    ...Array.from({ length: J }, (_, j) => k.assign(`acc${j}`, k.mul(fv(`acc${j}`), fv('alpha')))),
+    k.for_('j', k.u(0), k.min(k.sub(ctx.tk, u('k0')), tileK), [
+      k.let_('s', score(u('j'))),
+      k.let_('pj', k.select(k.eq(fv('s'), NEG), k.f(0), k.exp(k.sub(fv('s'), fv('m_new'))))),
+      k.assign('l', k.add(fv('l'), fv('pj'))),
+      k.let_('vrow', k.add(u('k0'), u('j'))),
+      ...Array.from({ length: J }, (_, j) => k.assign(`acc${j}`, k.add(fv(`acc${j}`), k.mul(fv('pj'), k.load(ctx.vb, at(ctx, 'v', spec.v.layout, u('vrow'), u(`cc${j}`))))))),
+    ]),
+    k.assign('m', fv('m_new')),
+  ];
 }
 
 /** Statements run for e = lid, lid + T, ... < count (every thread of the workgroup helps). */

@@ -17,7 +17,7 @@ import { initParams } from '../init.js';
 import { randomInputs } from '../inputs.js';
 import type { ParamSource } from '../param-source.js';
 import type { Tensor } from '../tensor.js';
-import { residentTensors, storageBytes } from './resident.js';
+import { residentTensors, storageBytes } from '../program/resident.js';
 
 /** What one call to the lent machine may carry: the working tree and the artifacts together. */
 export const CARRY_LIMIT_BYTES = 64 * 1024 * 1024;

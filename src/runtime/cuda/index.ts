@@ -2,4 +2,4 @@
 export { CudaDevice, CudaError } from './device.js';
 export { openCudaLibrary, probeCuda } from './library.js';
 export type { CudaLibrary, CudaProbe } from './library.js';
-export { residentTensors, storageBytes } from './resident.js';
+export { residentTensors, storageBytes } from '../program/resident.js';

@@ -11,7 +11,7 @@ import type { Kernel } from '../../codegen/kernel-ir/types.js';
 import type { Tensor } from '../tensor.js';
 import { tensor } from '../tensor.js';
 import type { ParamSource } from '../param-source.js';
-import { runGraph } from '../cpu/index.js';
+import { residentTensors, storageBytes } from './resident.js';
 
 export type DeviceBuffer = unknown;
 
@@ -38,14 +38,6 @@ export interface KernelDevice {
   free?(buffer: DeviceBuffer): void;
 }
 
-/** Host bytes of a tensor in GPU storage: f32 as f32, ints as i32, bools as u32 0/1. */
-export function toStorage(t: Tensor, b: ProgramBuffer): Uint8Array {
-  const n = t.data.length;
-  const out = b.storage === 'f32' ? new Float32Array(n) : b.storage === 'i32' ? new Int32Array(n) : new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Number(t.data[i]);
-  return new Uint8Array(out.buffer);
-}
-
 function fromStorage(bytes: Uint8Array, b: ProgramBuffer, shape: number[]): Tensor {
   const copy = bytes.slice().buffer;
   const n = shape.reduce((a, d) => a * d, 1);
@@ -63,19 +55,8 @@ export class ProgramSession {
   /** Uploads parameters (chunks of split ones) and the folded weights. */
   static create(program: Program, params: ParamSource, device: KernelDevice): ProgramSession {
     const s = new ProgramSession(program, device);
-    const folded = program.folded.ops.length > 0 ? runGraph(program.folded, { inputs: {}, params, precision: 'f32' }).outputs : new Map<string, Tensor>();
-    const bound = new Set(program.launches.flatMap((l) => l.buffers));
-    for (const b of program.buffers) {
-      if ((b.kind !== 'param' && b.kind !== 'folded') || !bound.has(b.id)) continue;
-      let t: Tensor | undefined;
-      if (b.kind === 'folded') t = folded.get(b.id);
-      else if (b.chunk) {
-        const whole = params.get(b.chunk.param)!;
-        const row = whole.data.length / whole.shape[0]!;
-        t = { dtype: whole.dtype, shape: [b.chunk.rows, ...whole.shape.slice(1)], data: whole.data.subarray(b.chunk.rowStart * row, (b.chunk.rowStart + b.chunk.rows) * row) } as Tensor;
-      } else t = params.get(b.name!);
-      if (!t) throw new PtmError(diag.internal_error({ file: program.name, line: 0, col: 0, offset: 0, end: 0 }, `no value for parameter buffer ${b.id}`));
-      const bytes = toStorage(t, b);
+    for (const { buffer: b, tensor: t } of residentTensors(program, params)) {
+      const bytes = storageBytes(t, b.storage);
       const buffer = device.alloc(bytes.byteLength, b.name ?? b.id);
       device.write(buffer, bytes);
       s.resident.set(b.id, buffer);
@@ -106,7 +87,7 @@ export class ProgramSession {
     const transient = new Map<string, Binding>();
     for (const b of program.buffers) {
       if (b.kind === 'input') {
-        const bytes = toStorage(inputs[b.name!]!, b);
+        const bytes = storageBytes(inputs[b.name!]!, b.storage);
         const buffer = device.alloc(Math.max(bytes.byteLength, 4), b.name!);
         device.write(buffer, bytes);
         transient.set(b.id, { buffer, offset: 0, size: Math.max(bytes.byteLength, 4) });

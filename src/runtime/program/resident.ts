@@ -1,5 +1,6 @@
-// The device-resident values of a Program, as ProgramSession.create uploads them: every bound param
-// (chunks of split ones sliced by rows) and folded buffer (computed on the CPU from the params).
+// The device-resident values of a Program: every bound param (chunks of split ones sliced by rows)
+// and folded buffer (computed on the CPU from the params). ProgramSession uploads these; the GPU check
+// artifacts ship them.
 import { PtmError } from '../../diagnostics/diagnostic.js';
 import { diag } from '../../diagnostics/catalogue.js';
 import { noSpan } from '../../diagnostics/span.js';
@@ -8,7 +9,7 @@ import { runGraph } from '../cpu/index.js';
 import type { ParamSource } from '../param-source.js';
 import type { Tensor } from '../tensor.js';
 
-/** Bound param and folded buffers in program order, with their values. Mirrors ProgramSession.create. */
+/** Bound param and folded buffers in program order, with their values. */
 export function residentTensors(program: Program, params: ParamSource): { buffer: ProgramBuffer; tensor: Tensor }[] {
   const folded = program.folded.ops.length > 0 ? runGraph(program.folded, { inputs: {}, params, precision: 'f32' }).outputs : new Map<string, Tensor>();
   const bound = new Set(program.launches.flatMap((l) => l.buffers));
@@ -28,7 +29,7 @@ export function residentTensors(program: Program, params: ParamSource): { buffer
   return out;
 }
 
-/** Little-endian bytes of a tensor in GPU storage (f32, i32, or u32 0/1 for bools), as toStorage in session.ts. */
+/** Little-endian bytes of a tensor in GPU storage: f32, i32, or u32 0/1 for bools. */
 export function storageBytes(t: Tensor, storage: ProgramBuffer['storage']): Uint8Array {
   const n = t.data.length;
   const out = storage === 'f32' ? new Float32Array(n) : storage === 'i32' ? new Int32Array(n) : new Uint32Array(n);
