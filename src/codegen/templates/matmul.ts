@@ -212,7 +212,9 @@ function storeOutput(ctx: Ctx, epilogue: FusedExpr, row: Expr, col: Expr, acc: E
     }
     return leaves.get(l.index)!;
   });
-  const stored = value.type.scalar === 'bool' ? k.select(value, k.u(1), k.u(0)) : value;
+  // Subexpressions an op uses twice (gelu_tanh's x, erf's t) become locals instead of being re-printed.
+  const shared = k.hoistShared(value, lets, 'e_');
+  const stored = shared.type.scalar === 'bool' ? k.select(shared, k.u(1), k.u(0)) : shared;
   const index = sum([u('out_base'), term(ctx, u('o_row'), s[r]!, `out_s${r}`), term(ctx, u('o_col'), s[r + 1]!, `out_s${r + 1}`)]);
   return k.if_(k.and(k.lt(row, ctx.m), k.lt(col, ctx.n)), [...lets, k.store(ctx.out, index, stored)]);
 }
