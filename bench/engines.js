@@ -230,13 +230,27 @@ if (KERNELS && engines.ptmDevice && !result.engines['ptm-webgpu'].failedIn) {
     log('ptm-webgpu: timing each kernel');
     const device = new PerLaunchDevice(engines.ptmDevice);
     const session = ProgramSession.create(program, params, device);
-    await session.run(inputs); // bind groups and buffers for this session
+    await session.run(inputs); // bind groups and buffers for this session, one pass per launch
+    // One batched run (as WebGpuDevice runs) right before and right after the per-launch run, at
+    // about the same load: its pass's GPU time against its wall time shows the host's share.
+    const batched = async () => {
+      device.perLaunch = false;
+      const t0 = performance.now();
+      await session.run(inputs);
+      device.perLaunch = true;
+      return { wallS: seconds(t0), gpuS: device.batchedGpuMs === null ? null : device.batchedGpuMs / 1000 };
+    };
+    await batched(); // bind groups for the batched pass
+    const before = await batched();
+    const t0 = performance.now();
     const check = compare(fromPtm(await session.run(inputs)), reference.outputs);
+    const perLaunchWallS = seconds(t0);
+    const after = await batched();
     const launches = program.launches.map((l, i) => {
       const tm = device.timings[i];
       return { op: l.op, kernel: tm.kernel, line: l.loc.line, gpuMs: tm.gpuMs, wallMs: tm.wallMs, flops: launchFlops(l.op, tm.kernel, tm.params), params: tm.params };
     });
-    result.kernels = { timestamps: device.timestamps, check, launches };
+    result.kernels = { timestamps: device.timestamps, check, batched: [before, after], perLaunchWallS, launches, load: os.loadavg() };
   } catch (e) {
     result.kernels = { error: message(e) };
     log(`kernel timing FAILED: ${result.kernels.error}`);

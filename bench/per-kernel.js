@@ -1,6 +1,7 @@
 // Diagnostic mode of the benchmark: a KernelDevice that runs every launch of a ProgramSession in a
 // compute pass of its own and waits for it, so each kernel gets its own GPU time (timestamp
-// queries, where the device has them) and wall time. Slower than a real run; never used for the
+// queries, where the device has them) and wall time; or, with perLaunch = false, all launches in
+// one timed pass, to compare the GPU's busy time with the wall time of a run. Never used for the
 // warm numbers. Launches arrive in program.launches order, so timings[i] belongs to launches[i].
 import { WebGpuExecutor } from '../dist/runtime/webgpu/index.js';
 import { packParams, renderWgsl } from '../dist/codegen/render/wgsl.js';
@@ -21,6 +22,9 @@ export class PerLaunchDevice {
     this.pending = [];
     /** One entry per launch of the last flushed run: { kernel, params, gpuMs (null without timestamps), wallMs }. */
     this.timings = [];
+    /** false: every launch in one pass, as WebGpuDevice does; then batchedGpuMs is that pass's GPU time. */
+    this.perLaunch = true;
+    this.batchedGpuMs = null;
   }
 
   get maxBindingBytes() {
@@ -50,17 +54,27 @@ export class PerLaunchDevice {
   async flush() {
     const launches = this.pending;
     this.pending = [];
+    if (!this.perLaunch) {
+      for (const launch of launches) this.record(launch);
+      await this.executor.sync();
+      this.batchedGpuMs = this.timestamps ? this.executor.lastGpuTimeNs / 1e6 : null;
+      return;
+    }
     this.timings = [];
-    for (const { kernel, bindings, params } of launches) {
-      let text = this.wgsl.get(kernel);
-      if (text === undefined) this.wgsl.set(kernel, (text = renderWgsl(kernel)));
-      const gpuBindings = bindings.map((b) => ({ buffer: b.buffer, offset: b.offset, size: Math.ceil(b.size / 4) * 4 }));
+    for (const launch of launches) {
       const t0 = performance.now();
-      this.executor.dispatch(kernel, text, gpuBindings, params, evalGrid(kernel, params));
+      this.record(launch);
       await this.executor.sync();
       const wallMs = performance.now() - t0;
-      this.timings.push({ kernel: kernel.name, params, gpuMs: this.timestamps ? this.executor.lastGpuTimeNs / 1e6 : null, wallMs });
+      this.timings.push({ kernel: launch.kernel.name, params: launch.params, gpuMs: this.timestamps ? this.executor.lastGpuTimeNs / 1e6 : null, wallMs });
     }
+  }
+
+  record({ kernel, bindings, params }) {
+    let text = this.wgsl.get(kernel);
+    if (text === undefined) this.wgsl.set(kernel, (text = renderWgsl(kernel)));
+    const gpuBindings = bindings.map((b) => ({ buffer: b.buffer, offset: b.offset, size: Math.ceil(b.size / 4) * 4 }));
+    this.executor.dispatch(kernel, text, gpuBindings, params, evalGrid(kernel, params));
   }
 }
 

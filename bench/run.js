@@ -141,9 +141,11 @@ function kernelGroups(kernels) {
   for (const l of kernels.launches) {
     const shape = l.params.m !== undefined ? `${l.params.m}×${l.params.n}×${l.params.k}` : l.params.tq !== undefined ? `${l.params.heads} heads, ${l.params.tq}×${l.params.tk}` : l.params.rows !== undefined ? `${l.params.rows}×${l.params.cols}` : l.params.n !== undefined ? `n ${l.params.n}` : '';
     const key = `${l.kernel}|${shape}`;
-    const g = groups.get(key) ?? { kernel: l.kernel, op: l.op, shape, count: 0, gpuMs: 0, wallMs: 0, flops: 0, lines: new Set() };
+    const g = groups.get(key) ?? { kernel: l.kernel, op: l.op, shape, count: 0, gpuMs: 0, wallMs: 0, flops: 0, best: 0, lines: new Set() };
     g.count++;
     g.gpuMs += l.gpuMs ?? l.wallMs;
+    // The fastest launch of the group: the least disturbed by other work on the machine.
+    if (l.flops) g.best = Math.max(g.best, l.flops / 1e6 / (l.gpuMs ?? l.wallMs));
     g.wallMs += l.wallMs;
     g.flops += l.flops;
     g.lines.add(l.line);
@@ -206,18 +208,21 @@ function modelSection(main, wasm2) {
   if (k?.error) lines.push(`Per-kernel timing **failed**: ${k.error}`, '');
   else if (k?.launches) {
     const total = k.launches.reduce((a, l) => a + (l.gpuMs ?? l.wallMs), 0);
+    const [before, after] = k.batched ?? [];
     lines.push(
       `### Where ptm's time goes (${k.timestamps ? 'GPU timestamp queries' : 'wall time'}, each launch in a pass of its own)`,
       '',
-      `Sum over the ${k.launches.length} launches: ${(total / 1000).toFixed(2)} s of GPU time, against ${fmt(ptm.warmMedianS)} s warm wall time for the batched run (outputs of this diagnostic run vs the batched run: max abs diff ${k.check?.maxAbs ?? '?'}).`,
+      `Run after the warm runs (load ${loads(k.load)}). Sum over the ${k.launches.length} launches: ${(total / 1000).toFixed(2)} s of GPU time (${fmt(k.perLaunchWallS)} s wall for that run). ` +
+        (before ? `Batched runs (all launches in one pass, as in the warm runs) just before and after: GPU ${fmt(before.gpuS)} s of ${fmt(before.wallS)} s wall, and GPU ${fmt(after.gpuS)} s of ${fmt(after.wallS)} s wall; the rest of a run's wall time is the host (recording, uploading inputs, reading back outputs). ` : '') +
+        `Outputs of the per-launch run vs the warm runs: max abs diff ${k.check?.maxAbs ?? '?'}. "best GFLOP/s" is the group's fastest launch, the least disturbed by other load.`,
       '',
       '| op | GPU s | share | launches | GFLOP | GFLOP/s |',
       '|---|---|---|---|---|---|',
       ...byOp(k).map((o) => `| ${o.op} | ${(o.gpuMs / 1000).toFixed(2)} | ${((100 * o.gpuMs) / total).toFixed(1)}% | ${o.count} | ${o.flops ? (o.flops / 1e9).toFixed(2) : '–'} | ${o.flops ? (o.flops / 1e6 / o.gpuMs).toFixed(2) : '–'} |`),
       '',
-      '| kernel | shape (m×n×k) | launches | GPU s | share | GFLOP/s | .ptm lines |',
-      '|---|---|---|---|---|---|---|',
-      ...kernelGroups(k).slice(0, 12).map((g) => `| \`${g.kernel}\` | ${g.shape} | ${g.count} | ${(g.gpuMs / 1000).toFixed(3)} | ${((100 * g.gpuMs) / total).toFixed(1)}% | ${g.flops ? (g.flops / 1e6 / g.gpuMs).toFixed(2) : '–'} | ${[...g.lines].join(', ')} |`),
+      '| kernel | shape (m×n×k) | launches | GPU s | share | GFLOP/s | best GFLOP/s | .ptm lines |',
+      '|---|---|---|---|---|---|---|---|',
+      ...kernelGroups(k).slice(0, 12).map((g) => `| \`${g.kernel}\` | ${g.shape} | ${g.count} | ${(g.gpuMs / 1000).toFixed(3)} | ${((100 * g.gpuMs) / total).toFixed(1)}% | ${g.flops ? (g.flops / 1e6 / g.gpuMs).toFixed(2) : '–'} | ${g.best ? g.best.toFixed(2) : '–'} | ${[...g.lines].join(', ')} |`),
       '',
     );
   }
@@ -227,7 +232,8 @@ function modelSection(main, wasm2) {
 /** The paragraph on what we reached and what limits us, derived from this run's numbers. */
 function findings(pairs) {
   const out = ['## What we reached and what limits us', ''];
-  for (const { main, wasm2 } of pairs) {
+  const faster = (a, b) => (a / b >= 1 ? `ptm ${(a / b).toFixed(2)}× faster` : `ptm ${(b / a).toFixed(2)}× slower`);
+  for (const { main } of pairs) {
     const ptm = main.engines['ptm-webgpu'] ?? {};
     const og = main.engines['ort-webgpu'] ?? {};
     const w1 = main.engines['ort-wasm'] ?? {};
@@ -239,33 +245,46 @@ function findings(pairs) {
     }
     const parts = [];
     if (og.warmMedianS) {
-      const r = og.warmMedianS / ptm.warmMedianS;
-      parts.push(`warm, ptm webgpu takes ${fmt(ptm.warmMedianS)} s against ${fmt(og.warmMedianS)} s for onnxruntime-web's WebGPU EP on the same adapter (${r >= 1 ? `ptm ${r.toFixed(2)}× faster` : `ptm ${(1 / r).toFixed(2)}× slower`})`);
-      const c = og.coldS / ptm.coldS;
-      parts.push(`cold (create + first run) ${fmt(ptm.coldS)} s against ${fmt(og.coldS)} s (${c >= 1 ? `${c.toFixed(1)}× faster` : `${(1 / c).toFixed(1)}× slower`}), and compiling the .ptm (${fmt(main.compile?.s)} s) is ${ratio(og.sessionS, main.compile?.s)} quicker than onnxruntime-web creating its session`);
+      parts.push(`against onnxruntime-web's WebGPU EP on the same adapter, warm ${fmt(ptm.warmMedianS)} s vs ${fmt(og.warmMedianS)} s (${faster(og.warmMedianS, ptm.warmMedianS)}), cold ${fmt(ptm.coldS)} s vs ${fmt(og.coldS)} s (${faster(og.coldS, ptm.coldS)}); compiling the .ptm takes ${fmt(main.compile?.s)} s where onnxruntime-web needs ${fmt(og.sessionS)} s to create its session`);
     } else parts.push(`onnxruntime-web's WebGPU EP gave no warm time (${og.error ?? 'not run'})`);
-    if (w1.warmMedianS) parts.push(`the wasm backend on ${w1.threads} thread${w1.threads === 1 ? '' : 's'} needs ${fmt(w1.warmMedianS)} s (${(ptm.warmMedianS / w1.warmMedianS).toFixed(1)}× less than ptm webgpu) and onnxruntime-node ${fmt(on.warmMedianS, 3)} s`);
     const k = main.kernels;
+    const modelFlops = k?.launches ? k.launches.reduce((a, l) => a + l.flops, 0) : 0;
+    const cpuPeers = [w1.warmMedianS && `onnxruntime-web wasm on ${w1.threads} thread${w1.threads === 1 ? '' : 's'} ${fmt(w1.warmMedianS)} s`, on.warmMedianS && `onnxruntime-node ${fmt(on.warmMedianS)} s${modelFlops ? ` (${(modelFlops / 1e9 / on.warmMedianS).toFixed(0)} GFLOP/s)` : ''}`].filter(Boolean);
+    if (cpuPeers.length) parts.push(`the CPU engines are faster than both WebGPU engines here: ${cpuPeers.join(', ')}, against ptm's ${fmt(ptm.warmMedianS)} s${modelFlops ? ` (${(modelFlops / 1e9 / ptm.warmMedianS).toFixed(1)} GFLOP/s)` : ''}`);
     if (k?.launches) {
       const total = k.launches.reduce((a, l) => a + (l.gpuMs ?? l.wallMs), 0);
-      const ops = byOp(k);
-      const mm = ops.find((o) => o.op === 'fused_matmul');
-      const top = kernelGroups(k)[0];
-      if (mm) parts.push(`matmuls take ${((100 * mm.gpuMs) / total).toFixed(0)}% of ptm's GPU time at ${(mm.flops / 1e6 / mm.gpuMs).toFixed(2)} GFLOP/s overall; the largest single group is \`${top.kernel}\` (${top.shape}, ${top.count}×) at ${((100 * top.gpuMs) / total).toFixed(0)}%${top.flops ? `, ${(top.flops / 1e6 / top.gpuMs).toFixed(2)} GFLOP/s` : ''}`);
-      const att = ops.find((o) => o.op === 'attention');
-      if (att) parts.push(`attention ${((100 * att.gpuMs) / total).toFixed(1)}%`);
-      parts.push(`the per-launch GPU times add up to ${((100 * total) / 1000 / ptm.warmMedianS).toFixed(0)}% of the warm wall time, so host overhead (recording, upload, readback) is ${total / 1000 >= 0.9 * ptm.warmMedianS ? 'not what limits us' : 'visible'}`);
+      const share = (ms) => `${((100 * ms) / total).toFixed(0)}%`;
+      const groups = kernelGroups(k);
+      const matmuls = groups.filter((g) => g.op === 'fused_matmul' || g.op === 'matmul');
+      const sum = (gs, f) => gs.reduce((a, g) => a + f(g), 0);
+      const family = (gs) => ({ ms: sum(gs, (g) => g.gpuMs), rate: sum(gs, (g) => g.flops) / 1e6 / sum(gs, (g) => g.gpuMs), best: Math.max(0, ...gs.map((g) => g.best)) });
+      const withNorm = matmuls.filter((g) => /layer_norm/.test(g.kernel));
+      const plain = matmuls.filter((g) => !/layer_norm/.test(g.kernel));
+      const mm = family(matmuls);
+      let text = `matmuls are ${share(mm.ms)} of ptm's GPU time at ${mm.rate.toFixed(2)} GFLOP/s (best launch ${mm.best.toFixed(2)})`;
+      if (withNorm.length && plain.length) {
+        const a = family(withNorm), b = family(plain);
+        text += `; those with a fused LayerNorm prologue take ${share(a.ms)} at ${a.rate.toFixed(2)} GFLOP/s (best ${a.best.toFixed(2)}), the others ${b.rate.toFixed(2)} (best ${b.best.toFixed(2)})`;
+      }
+      const top = groups[0];
+      text += `; the largest group is \`${top.kernel}\` ${top.shape}${top.count > 1 ? ` ×${top.count}` : ''} at ${share(top.gpuMs)}`;
+      const att = groups.filter((g) => g.op === 'attention');
+      if (att.length) text += `, attention ${share(sum(att, (g) => g.gpuMs))} (${family(att).rate.toFixed(2)} GFLOP/s counting every query-key pair)`;
+      parts.push(text);
+      const b = (k.batched ?? []).filter((x) => x.gpuS !== null);
+      if (b.length) {
+        const host = sum(b, (x) => x.wallS - x.gpuS) / sum(b, (x) => x.wallS);
+        parts.push(`the GPU is busy for ${(100 - 100 * host).toFixed(0)}% of a batched run's wall time, so the host (recording, upload, readback) is ${(100 * host).toFixed(0)}%`);
+      }
     }
     out.push(`- **${name}**: ${parts.join('; ')}.`);
   }
   out.push(
     '',
-    'On this machine "WebGPU" is Mesa lavapipe: compute shaders compiled by LLVM to CPU code and run by a',
-    'few CPU threads, so both WebGPU engines are bounded by how well a shader vectorizes on the CPU,',
-    'not by a GPU. The wasm and native CPU backends run hand-written SIMD GEMMs (MLAS) and are the',
-    'ceiling here; matching them is not a goal on lavapipe. The WebGPU numbers compare two compilers of',
-    'WGSL on the same adapter, which is the comparison that carries over to a real GPU; the kernel table',
-    'says which ptm kernels to improve first.',
+    'On this machine WebGPU is Mesa lavapipe: WGSL compiled by LLVM to CPU code and run on the same two',
+    'cores, so both WebGPU engines are bounded by how well each shader becomes SIMD CPU code, and the CPU',
+    'engines (MLAS GEMMs in wasm and native code) are the ceiling. The WebGPU-vs-WebGPU ratios are the',
+    'comparison of the two compilers; the kernel table says what to improve first in ptm.',
     '',
   );
   return out;
