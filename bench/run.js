@@ -279,6 +279,16 @@ function findings(pairs) {
     }
     out.push(`- **${name}**: ${parts.join('; ')}.`);
   }
+  // The same kernel at the same shape in two models' tables: how much the shared machine moves a rate.
+  const tables = pairs.filter((p) => p.main.kernels?.launches).map((p) => ({ name: p.main.model, groups: kernelGroups(p.main.kernels) }));
+  for (let i = 0; i + 1 < tables.length; i++) {
+    const [a, b] = [tables[i], tables[i + 1]];
+    const pairsSame = a.groups.filter((g) => g.flops).map((g) => [g, b.groups.find((h) => h.kernel === g.kernel && h.shape === g.shape)]).filter(([, h]) => h);
+    if (pairsSame.length) {
+      const spread = pairsSame.map(([g, h]) => `\`${g.kernel}\` ${g.shape}: ${(g.flops / 1e6 / g.gpuMs).toFixed(2)} vs ${(h.flops / 1e6 / h.gpuMs).toFixed(2)}`).join('; ');
+      out.push('', `The same kernel at the same shape appears in both ${a.name}'s and ${b.name}'s kernel tables, in GFLOP/s: ${spread}. The difference is the machine between the two passes (most likely the other work's load), not the kernel: compare shares and rates within one table (one pass, kernels interleaved layer by layer), not across tables.`);
+    }
+  }
   out.push(
     '',
     'On this machine WebGPU is Mesa lavapipe: WGSL compiled by LLVM to CPU code and run on the same two',
