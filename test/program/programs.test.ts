@@ -10,7 +10,7 @@ import type { Compiled } from '../../src/api.js';
 import { planMemory } from '../../src/codegen/lower/memory-plan.js';
 import { renderWgsl } from '../../src/codegen/render/wgsl.js';
 import { renderCuda } from '../../src/codegen/render/cuda.js';
-import { initParams, randomInputs, runGraph } from '../../src/runtime/index.js';
+import { initParams, randomInputs, runGraph, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
 import type { KernelDevice } from '../../src/runtime/program/session.js';
@@ -100,5 +100,18 @@ describe('compiled structure', () => {
     const again = build('models/gpt2.ptm');
     const texts = (c: Compiled) => c.program.launches.map((l) => renderWgsl(l.instance.kernel) + renderCuda(l.instance.kernel)).join('\n');
     expect(texts(again)).toBe(texts(gpt2));
+  });
+});
+
+describe('inputs the kernels cannot check', () => {
+  test('an out-of-range token id is an error naming the input, not a clamped wrong answer', async () => {
+    const c = build('models/gpt2.ptm', TINY);
+    const session = ProgramSession.create(c.program, initParams(c.graph, 3), new InterpreterDevice());
+    const ids = tensor('i32', [1, 3], new Int32Array([5, 97, 2])); // vocab is 97: ids are 0..96
+    await expect(session.run({ ids })).rejects.toThrow(/input 'ids' holds 97 at position 1, but it indexes a table of 97 rows/);
+    // ctx is 32: 33 positions do not fit the position table.
+    await expect(session.run({ ids: tensor('i32', [1, 33], new Int32Array(33)) })).rejects.toThrow(/positions run to 32 .* the position table has 32 rows/);
+    const ok = await session.run({ ids: tensor('i32', [1, 3], new Int32Array([5, 96, 2])) });
+    expect(ok.get('logits')!.shape).toEqual([1, 3, 97]);
   });
 });

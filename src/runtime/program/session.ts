@@ -8,6 +8,10 @@ import type { Program, ProgramBuffer } from '../../codegen/lower/program.js';
 import type { MemoryPlan } from '../../codegen/lower/memory-plan.js';
 import { planMemory } from '../../codegen/lower/memory-plan.js';
 import type { Kernel } from '../../codegen/kernel-ir/types.js';
+import type { FusedExpr } from '../../ir/fused.js';
+import type { Input } from '../../ir/types.js';
+import type { Dim } from '../../ir/dim.js';
+import type { Span } from '../../diagnostics/span.js';
 import type { Tensor } from '../tensor.js';
 import { tensor } from '../tensor.js';
 import type { ParamSource } from '../param-source.js';
@@ -68,6 +72,7 @@ export class ProgramSession {
   async run(inputs: Record<string, Tensor>): Promise<Map<string, Tensor>> {
     const { program, device } = this;
     const symbols = this.bindSymbols(inputs);
+    this.checkIds(inputs, symbols);
     const key = program.symbols.map((s) => symbols.get(s)).join(',');
     let planned = this.plans.get(key);
     if (!planned) {
@@ -122,6 +127,26 @@ export class ProgramSession {
     return outputs;
   }
 
+  /**
+   * Embedding ids must index their table. Kernels clamp a bad id to stay in bounds, which would be a
+   * silent wrong answer, so ids are checked here, on the host, as the CPU reference does.
+   */
+  private checkIds(inputs: Record<string, Tensor>, symbols: Map<string, number>): void {
+    for (const { length, rows, loc } of positionIds(this.program)) {
+      const n = evalDim(length, symbols);
+      if (n > rows) throw new PtmError(diag.input_mismatch(loc, `positions run to ${n - 1} (length ${length} = ${n}), but the position table has ${rows} rows`));
+    }
+    for (const { input, rows, loc } of embeddingIds(this.program)) {
+      const t = inputs[input.name]!;
+      for (let i = 0; i < t.data.length; i++) {
+        const id = Number(t.data[i]);
+        if (!(id >= 0 && id < rows)) {
+          throw new PtmError(diag.input_mismatch(loc, `input '${input.name}' holds ${id} at position ${i}, but it indexes a table of ${rows} rows (ids must be in [0, ${rows}))`));
+        }
+      }
+    }
+  }
+
   /** Symbol values from input shapes, checked against every declared dimension. */
   private bindSymbols(inputs: Record<string, Tensor>): Map<string, number> {
     const symbols = new Map<string, number>();
@@ -140,4 +165,34 @@ export class ProgramSession {
     }
     return symbols;
   }
+}
+
+/** Graph inputs used as embedding ids in fused bodies, with the number of rows they index. */
+function embeddingIds(program: Program): { input: Input; rows: number; loc: Span }[] {
+  const inputs = new Map(program.graph.inputs.map((i) => [i.value.id, i]));
+  const out: { input: Input; rows: number; loc: Span }[] = [];
+  for (const op of program.graph.ops) {
+    const walk = (e: FusedExpr): void => {
+      if (e.kind === 'gather' && e.ids.kind === 'input') {
+        const input = inputs.get(op.operands[e.ids.index]!.id);
+        const rows = e.tables.reduce((n, t) => n + (op.operands[t]!.type.shape[0] as number), 0);
+        if (input) out.push({ input, rows, loc: op.loc });
+      } else if (e.kind === 'op') e.args.forEach(walk);
+    };
+    for (const attr of ['expr', 'x', 'epilogue'] as const) if (op.attrs[attr]) walk(op.attrs[attr] as FusedExpr);
+  }
+  return out;
+}
+
+/** Lookups whose ids are positions (arange): their length must not exceed the table. */
+function positionIds(program: Program): { length: Dim; rows: number; loc: Span }[] {
+  const out: { length: Dim; rows: number; loc: Span }[] = [];
+  for (const op of program.graph.ops) {
+    const walk = (e: FusedExpr): void => {
+      if (e.kind === 'gather' && e.ids.kind === 'iota') out.push({ length: e.shape[0]!, rows: e.tables.reduce((n, t) => n + (op.operands[t]!.type.shape[0] as number), 0), loc: op.loc });
+      else if (e.kind === 'op') e.args.forEach(walk);
+    };
+    for (const attr of ['expr', 'x', 'epilogue'] as const) if (op.attrs[attr]) walk(op.attrs[attr] as FusedExpr);
+  }
+  return out;
 }
