@@ -8,43 +8,14 @@ import type { Dim } from '../ir/dim.js';
 import { dimEq, dimProduct, shapeToString } from '../ir/dim.js';
 import type { MaskExpr, MaskVar } from '../ir/mask.js';
 import { isTrue, MASK_VARS } from '../ir/mask.js';
-import { inferType, opSpec, ShapeError } from '../ir/ops.js';
-import type { Attrs, DType, Graph, Op, Value } from '../ir/types.js';
+import { opSpec, ShapeError } from '../ir/ops.js';
+import type { Attrs, Graph, Op, Value } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import type { Pass } from './pass.js';
+import { IdSource, OpEmitter } from './op-emitter.js';
 
-/** Appends primitive ops for one high-level op, with fresh ids and that op's loc. */
-class Emitter {
-  private readonly constants = new Map<string, Value>();
-
-  constructor(
-    readonly ops: Op[],
-    private readonly usedIds: Set<string>,
-    private readonly counter: { next: number },
-    readonly loc: Span,
-  ) {}
-
-  emit(op: string, operands: Value[], attrs: Attrs = {}): Value {
-    const result = { id: this.freshId(), type: inferType(op, operands.map((o) => o.type), attrs) };
-    this.ops.push({ op, result, operands, attrs, loc: this.loc });
-    return result;
-  }
-
-  /** A rank-0 constant, shared within this expansion. */
-  constant(value: number, dtype: DType): Value {
-    const key = `${dtype}:${value}`;
-    let v = this.constants.get(key);
-    if (!v) this.constants.set(key, (v = this.emit('constant', [], { value, dtype })));
-    return v;
-  }
-
-  private freshId(): string {
-    while (this.usedIds.has(`%${this.counter.next}`)) this.counter.next++;
-    const id = `%${this.counter.next++}`;
-    this.usedIds.add(id);
-    return id;
-  }
-}
+/** Appends primitive ops for one high-level op. */
+type Emitter = OpEmitter;
 
 const unsupported = (loc: Span, message: string): PtmError =>
   new PtmError(diag.export_unsupported(loc, `cannot decompose attention: ${message}`));
@@ -266,8 +237,7 @@ export const decomposeHighLevel: Pass = {
     summary: 'rewrite softmax, layer/RMS norm, GELU, SiLU and attention (with its mask) into primitive ops',
   },
   run(graph: Graph): Graph {
-    const usedIds = new Set<string>([...graph.inputs, ...graph.params].map((x) => x.value.id).concat(graph.ops.map((o) => o.result.id)));
-    const counter = { next: 0 };
+    const ids = new IdSource(graph);
     const ops: Op[] = [];
     const renamed = new Map<string, Value>();
     const use = (v: Value): Value => renamed.get(v.id) ?? v;
@@ -281,7 +251,7 @@ export const decomposeHighLevel: Pass = {
       }
       const rewrite = REWRITES[op.op];
       if (!rewrite) throw new PtmError(diag.internal_error(op.loc, `no decomposition for the high-level op '${op.op}'`));
-      const e = new Emitter(ops, usedIds, counter, op.loc);
+      const e = new OpEmitter(ops, ids, op.loc);
       let value: Value;
       try {
         value = rewrite(e, operands, op.attrs);

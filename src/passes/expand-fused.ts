@@ -4,34 +4,21 @@
 // unchanged (the expansion's last op takes it over); every new op carries the loc of the fused op.
 import { diag } from '../diagnostics/catalogue.js';
 import { PtmError } from '../diagnostics/diagnostic.js';
-import type { Span } from '../diagnostics/span.js';
 import { shapeToString } from '../ir/dim.js';
 import type { FusedExpr } from '../ir/fused.js';
 import { printFused } from '../ir/fused.js';
-import { inferType, ShapeError } from '../ir/ops.js';
+import { ShapeError } from '../ir/ops.js';
 import type { Attrs, Graph, Op, Value } from '../ir/types.js';
 import { typesEqual } from '../ir/verify.js';
 import type { Pass } from './pass.js';
+import { IdSource, OpEmitter } from './op-emitter.js';
 
 export const FUSED_OPS: ReadonlySet<string> = new Set(['fused_elementwise', 'fused_matmul', 'fused_row']);
 
 /** Appends the ops of one expansion, with fresh ids and the fused op's loc. */
-class Emitter {
+class Emitter extends OpEmitter {
   /** Subtrees already emitted, by their text (`acc` included: it names one value per expansion). */
   private readonly emitted = new Map<string, Value>();
-
-  constructor(
-    readonly ops: Op[],
-    private readonly usedIds: Set<string>,
-    private readonly counter: { next: number },
-    readonly loc: Span,
-  ) {}
-
-  emit(op: string, operands: Value[], attrs: Attrs = {}): Value {
-    const result = { id: this.freshId(), type: inferType(op, operands.map((o) => o.type), attrs) };
-    this.ops.push({ op, result, operands, attrs, loc: this.loc });
-    return result;
-  }
 
   /** The graph value of a fused body: `operands` are the fused op's, `acc` what its core computed. */
   expr(e: FusedExpr, operands: readonly Value[], acc?: Value): Value {
@@ -62,13 +49,6 @@ class Emitter {
         return this.emit(e.op, args, e.op === 'cast' ? { to: e.to ?? 'f32' } : {});
       }
     }
-  }
-
-  private freshId(): string {
-    while (this.usedIds.has(`%${this.counter.next}`)) this.counter.next++;
-    const id = `%${this.counter.next++}`;
-    this.usedIds.add(id);
-    return id;
   }
 }
 
@@ -110,8 +90,7 @@ export const expandFused: Pass = {
     summary: 'rewrite fused_elementwise, fused_matmul and fused_row back into the graph ops they stand for',
   },
   run(graph: Graph): Graph {
-    const usedIds = new Set<string>([...graph.inputs, ...graph.params].map((x) => x.value.id).concat(graph.ops.map((o) => o.result.id)));
-    const counter = { next: 0 };
+    const ids = new IdSource(graph);
     const ops: Op[] = [];
     const renamed = new Map<string, Value>();
     const use = (v: Value): Value => renamed.get(v.id) ?? v;
@@ -122,7 +101,7 @@ export const expandFused: Pass = {
         ops.push({ ...op, operands });
         continue;
       }
-      const e = new Emitter(ops, usedIds, counter, op.loc);
+      const e = new Emitter(ops, ids, op.loc);
       const start = ops.length;
       let value: Value;
       try {

@@ -2,9 +2,10 @@
 // attention's q, k and v projections) become one matmul against the weights concatenated along
 // their output axis, biases likewise; each original result becomes a slice (a free view when
 // lowered). Weight concatenation touches parameters only, so it is folded once at load time.
-import type { Graph, Op, Value } from '../ir/types.js';
+import type { Op, Value } from '../ir/types.js';
 import { inferType } from '../ir/ops.js';
 import type { Pass } from './pass.js';
+import { IdSource } from './op-emitter.js';
 import { consumers, rebuild, useCounts } from './fusion.js';
 
 /** A member: its matmul, its bias add (if any), and the value downstream ops read. */
@@ -29,8 +30,7 @@ export const fuseSiblingMatmuls: Pass = {
       const key = `${a.id}|${w.type.dtype}|${w.type.shape[0]}|${bias ? 'bias' : 'nobias'}`;
       groups.set(key, [...(groups.get(key) ?? []), member]);
     }
-    let counter = nextId(g);
-    const fresh = (): string => `%${counter++}`;
+    const ids = new IdSource(g);
     const replacements = new Map<Op, Op>();
     const removed = new Set<Op>();
     for (const members of groups.values()) {
@@ -38,7 +38,7 @@ export const fuseSiblingMatmuls: Pass = {
       const first = members[0]!.matmul;
       const [a] = first.operands as [Value];
       const loc = first.loc;
-      const make = (op: string, operands: Value[], attrs: Op['attrs']): Op => ({ op, operands, attrs, loc, result: { id: fresh(), type: inferType(op, operands.map((o) => o.type), attrs) } });
+      const make = (op: string, operands: Value[], attrs: Op['attrs']): Op => ({ op, operands, attrs, loc, result: { id: ids.fresh(), type: inferType(op, operands.map((o) => o.type), attrs) } });
       const wcat = make('concat', members.map((m) => m.matmul.operands[1]!), { axis: 1 });
       const mm = make('matmul', [a, wcat.result], {});
       const made = [wcat, mm];
@@ -67,13 +67,3 @@ export const fuseSiblingMatmuls: Pass = {
     return { ...rebuilt, ops: rebuilt.ops.flatMap((op) => (op.op === '__group' ? (op as Op & { group: Op[] }).group : [op])) };
   },
 };
-
-/** The first unused numeric id (`%n`). */
-export function nextId(g: Graph): number {
-  let max = -1;
-  for (const op of g.ops) {
-    const m = /^%(\d+)$/.exec(op.result.id);
-    if (m) max = Math.max(max, Number(m[1]));
-  }
-  return max + 1;
-}

@@ -53,8 +53,14 @@ export class ProgramSession {
   private readonly resident = new Map<string, DeviceBuffer>();
   private readonly plans = new Map<string, { plan: MemoryPlan; slots: Binding[] }>();
   private readonly sizes = new Map<string, number>();
+  /** Lookups the kernels would clamp silently, found once: checked on the host every run. */
+  private readonly ids: ReturnType<typeof embeddingIds>;
+  private readonly positions: ReturnType<typeof positionIds>;
 
-  private constructor(readonly program: Program, readonly device: KernelDevice) {}
+  private constructor(readonly program: Program, readonly device: KernelDevice) {
+    this.ids = embeddingIds(program);
+    this.positions = positionIds(program);
+  }
 
   /** Uploads parameters (chunks of split ones) and the folded weights. */
   static create(program: Program, params: ParamSource, device: KernelDevice): ProgramSession {
@@ -132,11 +138,11 @@ export class ProgramSession {
    * silent wrong answer, so ids are checked here, on the host, as the CPU reference does.
    */
   private checkIds(inputs: Record<string, Tensor>, symbols: Map<string, number>): void {
-    for (const { length, rows, loc } of positionIds(this.program)) {
+    for (const { length, rows, loc } of this.positions) {
       const n = evalDim(length, symbols);
       if (n > rows) throw new PtmError(diag.input_mismatch(loc, `positions run to ${n - 1} (length ${length} = ${n}), but the position table has ${rows} rows`));
     }
-    for (const { input, rows, loc } of embeddingIds(this.program)) {
+    for (const { input, rows, loc } of this.ids) {
       const t = inputs[input.name]!;
       for (let i = 0; i < t.data.length; i++) {
         const id = Number(t.data[i]);
