@@ -25,7 +25,7 @@ export type FusedExpr = FusedLeaf | { kind: 'op'; op: string; args: FusedExpr[];
 /** Graph ops a fused elementwise body may contain. */
 export const FUSABLE_OPS = new Set([
   'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'neg', 'abs',
-  'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'relu', 'gelu', 'gelu_tanh', 'silu',
+  'exp', 'log', 'sin', 'cos', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'relu', 'gelu', 'gelu_tanh', 'silu',
   'and', 'or', 'not', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'cast',
 ]);
 

@@ -23,6 +23,8 @@ export interface OpSpec {
   /** Number of operands: exact, or [min, max] (max Infinity for variadic). */
   arity: number | [number, number];
   attrs: Record<string, AttrKind>;
+  /** Attributes that may be left out (absent means the documented default). */
+  optional?: readonly string[];
   /** `primitive` ops map 1:1 to ONNX/kernels; `high-level` ops have a decomposition (passes/decompose). */
   level: 'primitive' | 'high-level';
   infer(operands: TensorType[], attrs: Attrs): TensorType;
@@ -90,7 +92,7 @@ const reduce = (name: string): OpSpec => ({
 
 const specs: OpSpec[] = [
   // ---- elementwise ---------------------------------------------------------------------------
-  unaryFloat('exp'), unaryFloat('log'), unaryFloat('sqrt'), unaryFloat('rsqrt'), unaryFloat('tanh'),
+  unaryFloat('exp'), unaryFloat('log'), unaryFloat('sin'), unaryFloat('cos'), unaryFloat('sqrt'), unaryFloat('rsqrt'), unaryFloat('tanh'),
   unaryFloat('erf'), unaryFloat('sigmoid'),
   unaryFloat('gelu', 'high-level'), unaryFloat('gelu_tanh', 'high-level'), unaryFloat('silu', 'high-level'),
   {
@@ -136,8 +138,9 @@ const specs: OpSpec[] = [
     },
   },
   {
-    // iota: [0, 1, ..., length-1] as `dtype`.
-    name: 'iota', arity: 0, attrs: { length: 'dim', dtype: 'dtype' }, level: 'primitive',
+    // iota: [start, start+1, ..., start+length-1] as `dtype` (start defaults to 0; decoding with a
+    // key/value cache numbers new positions from `past`).
+    name: 'iota', arity: 0, attrs: { length: 'dim', dtype: 'dtype', start: 'dim' }, optional: ['start'], level: 'primitive',
     infer: (_, attrs) => {
       const length = attrs.length as Dim;
       if (typeof length === 'number' && length < 0) throw new ShapeError(`iota: the length must be non-negative, got ${length}`, 'invalid_dimension');
@@ -269,8 +272,9 @@ const specs: OpSpec[] = [
   },
   {
     // attention(q [B,H,Tq,Dk], k [B,H,Tk,Dk], v [B,H,Tk,Dv], ...tensors the mask reads) -> [B,H,Tq,Dv]
-    // out = softmax(scale * q k^T restricted to mask(b,h,q,k)) v; a row with no visible key is 0.
-    name: 'attention', arity: [3, Infinity], attrs: { scale: 'float', mask: 'mask' }, level: 'high-level',
+    // out = softmax(scale * q k^T + bias(b,h,q,k) restricted to mask(b,h,q,k)) v; a row with no visible
+    // key is 0. `bias` (optional, a numeric mask expression: T5's relative bias) reads float operands.
+    name: 'attention', arity: [3, Infinity], attrs: { scale: 'float', mask: 'mask', bias: 'mask' }, optional: ['bias'], level: 'high-level',
     infer: (xs, attrs) => {
       const [q, k, v] = xs as [TensorType, TensorType, TensorType];
       for (const [x, n] of [[q, 'query'], [k, 'key'], [v, 'value']] as const) {
@@ -287,6 +291,9 @@ const specs: OpSpec[] = [
       if (!dimEq(tk, tv)) throw new ShapeError(`attention: ${tk} keys but ${tv} values`);
       const reads = maskOperands(attrs.mask as MaskExpr);
       for (const r of reads) if (r < 3 || r >= xs.length) throw new ShapeError(`attention: the mask reads operand ${r}, which is not a mask tensor operand`);
+      if (attrs.bias !== undefined) {
+        for (const r of maskOperands(attrs.bias as MaskExpr)) if (r < 3 || r >= xs.length) throw new ShapeError(`attention: the score bias reads operand ${r}, which is not a mask or bias tensor operand`);
+      }
       return t(q.dtype, [bq, hq, q.shape[2]!, dv]);
     },
   },
@@ -359,7 +366,10 @@ export function inferType(op: string, operands: TensorType[], attrs: Attrs): Ten
   if (operands.length < min || operands.length > max) throw new ShapeError(`${op} takes ${min === max ? min : `${min} or more`} operand(s), got ${operands.length}`);
   for (const [name, kind] of Object.entries(spec.attrs)) {
     const v = attrs[name];
-    if (v === undefined) throw new ShapeError(`${op}: missing attribute '${name}'`);
+    if (v === undefined) {
+      if (spec.optional?.includes(name)) continue;
+      throw new ShapeError(`${op}: missing attribute '${name}'`);
+    }
     if (!attrMatches(kind, v)) throw new ShapeError(`${op}: attribute '${name}' must be ${kind}`);
   }
   for (const name of Object.keys(attrs)) if (!(name in spec.attrs)) throw new ShapeError(`${op}: unknown attribute '${name}'`);

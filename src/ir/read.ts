@@ -299,6 +299,31 @@ class Reader {
       this.pos++;
       return { kind: 'const', value: tok.text === 'true' ? 1 : 0, bool: true };
     }
+    if (tok.kind === 'ident' && tok.text === 'dim' && this.tokens[this.pos + 1]?.text === '(') {
+      this.pos += 2;
+      const start = this.pos;
+      while (this.peek.kind !== 'eof' && this.peek.text !== ')') this.pos++;
+      const text = this.tokens.slice(start, this.pos).map((x) => x.text).join(' ');
+      this.expect(')');
+      try {
+        return { kind: 'dim', dim: parseDim(text) };
+      } catch (e) {
+        return this.fail(`dim(${text}): ${(e as Error).message}`, tok);
+      }
+    }
+    if (tok.kind === 'ident' && tok.text === 't5_bucket' && this.tokens[this.pos + 1]?.text === '(') {
+      this.pos += 2;
+      const rel = this.mask(operands);
+      this.expect(',');
+      const buckets = this.int('t5_bucket buckets');
+      this.expect(',');
+      const maxDistance = this.int('t5_bucket max_distance');
+      this.expect(',');
+      const flag = this.next('ident', 'true or false for t5_bucket bidirectional');
+      if (flag.text !== 'true' && flag.text !== 'false') this.fail(`t5_bucket's bidirectional must be true or false, found '${flag.text}'`, flag);
+      this.expect(')');
+      return { kind: 't5_bucket', rel, buckets, maxDistance, bidirectional: flag.text === 'true' };
+    }
     if (tok.kind === 'ident' && (MASK_VARS as readonly string[]).includes(tok.text)) {
       this.pos++;
       return { kind: 'var', name: tok.text as MaskVar };

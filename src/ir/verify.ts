@@ -9,7 +9,7 @@ import { noSpan } from '../diagnostics/span.js';
 import type { Dim } from './dim.js';
 import { dimSymbols, isSymbolName, parseDim } from './dim.js';
 import type { MaskExpr } from './mask.js';
-import { MASK_VARS } from './mask.js';
+import { MASK_VARS, t5BucketThresholds } from './mask.js';
 import { OPS, inferType } from './ops.js';
 import { printOp, printType } from './print.js';
 import type { Graph, Op, TensorType, Value } from './types.js';
@@ -131,6 +131,20 @@ class Verifier {
           return;
         case 'not':
           return walk(e.operand);
+        case 'dim':
+          if (typeof e.dim === 'string' && e.dim.length === 0) fail('the mask has an empty dim()');
+          return;
+        case 't5_bucket':
+          if (!Number.isInteger(e.buckets) || !Number.isInteger(e.maxDistance) || typeof e.bidirectional !== 'boolean') {
+            fail(`t5_bucket needs integer buckets and max_distance, got ${e.buckets}, ${e.maxDistance}`);
+          } else {
+            try {
+              t5BucketThresholds(e.buckets, e.maxDistance, e.bidirectional);
+            } catch (err) {
+              fail((err as Error).message);
+            }
+          }
+          return walk(e.rel);
         case 'binary':
           walk(e.left);
           return walk(e.right);

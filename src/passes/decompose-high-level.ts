@@ -87,6 +87,9 @@ class MaskLowering {
         return this.e.emit('not', [this.toBool(this.lower(m.operand))]);
       case 'binary':
         return this.binary(m.op, m.left, m.right);
+      case 'dim':
+      case 't5_bucket':
+        throw unsupported(this.e.loc, `'${m.kind}' in an attention mask has no decomposition yet`);
     }
   }
 
@@ -195,6 +198,7 @@ class MaskLowering {
 function attention(e: Emitter, operands: Value[], attrs: Attrs): Value {
   const [q, k, v] = operands as [Value, Value, Value];
   const dt = q.type.dtype;
+  if (attrs.bias !== undefined) throw unsupported(e.loc, 'decomposing an attention score bias');
   // scores: [B, H, Tq, Tk]
   const kt = e.emit('transpose', [k], { perm: [0, 1, 3, 2] });
   const scores = e.emit('mul', [e.emit('matmul', [q, kt]), e.constant(attrs.scale as number, dt)]);

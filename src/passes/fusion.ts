@@ -79,7 +79,7 @@ export function bodyOf(
     ctx.absorbed.add(op);
     const [table, ids] = op.operands as [Value, Value];
     const idsOp = ctx.producer.get(ids.id);
-    const iota = idsOp?.op === 'iota' && idsOp.attrs.dtype === 'i32';
+    const iota = idsOp?.op === 'iota' && idsOp.attrs.dtype === 'i32' && idsOp.attrs.start === undefined;
     if (iota && (ctx.uses.get(ids.id) ?? 0) === 1 && !ctx.outputs.has(ids.id)) ctx.absorbed.add(idsOp);
     return {
       kind: 'gather', tables: [operands.add(table)], rowsPerChunk: table.type.shape[0] as number,

@@ -13,7 +13,7 @@ type Gen = fc.GeneratorValue;
 
 const SYMBOLS = ['batch', 'seq', 'heads', 'n_ctx'];
 const FLOATS: DType[] = ['f32', 'f16', 'bf16', 'f64'];
-const UNARY = ['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'gelu', 'gelu_tanh', 'silu', 'relu', 'neg', 'abs'];
+const UNARY = ['exp', 'log', 'sin', 'cos', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'gelu', 'gelu_tanh', 'silu', 'relu', 'neg', 'abs'];
 const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or'];
 const REDUCE = ['reduce_sum', 'reduce_mean', 'reduce_max'];
 const MASK_OPS: MaskBinaryOp[] = ['+', '-', '*', '/', '%', '<', '<=', '>', '>=', '==', '!=', '&', '|'];
@@ -82,7 +82,7 @@ class RandomGraph {
     },
     cast: () => this.op('cast', [this.pick(this.pool)], { to: this.pick(DTYPES) }),
     constant: () => this.constant(this.pick(DTYPES)),
-    iota: () => this.op('iota', [], { length: this.dim(), dtype: this.pick(DTYPES) }),
+    iota: () => this.op('iota', [], this.bool() ? { length: this.dim(), dtype: this.pick(DTYPES) } : { length: this.dim(), dtype: this.pick(DTYPES), start: this.dim() }),
     reshape: () => {
       const x = this.pick(this.pool);
       const shape = x.type.shape;
@@ -147,7 +147,9 @@ class RandomGraph {
       const v = this.bool() ? k : this.newInput(q.type.dtype, [b!, h!, k.type.shape[2]!, dv]);
       const extras = [...new Set(Array.from({ length: this.int(0, 2) }, () => this.ranked(0)))];
       const operands = [q, k, v, ...extras];
-      this.op('attention', operands, { scale: this.float64(), mask: this.int(0, 3) === 0 ? maskTrue : this.mask(3, operands) });
+      const attrs: Attrs = { scale: this.float64(), mask: this.int(0, 3) === 0 ? maskTrue : this.mask(3, operands) };
+      if (this.bool()) attrs.bias = this.mask(3, operands);
+      this.op('attention', operands, attrs);
     },
     fused_elementwise: () => {
       const shape = this.bool() ? this.pick(this.pool).type.shape : this.shape(this.int(0, 3));
@@ -308,7 +310,9 @@ class RandomGraph {
   }
 
   private mask(depth: number, operands: Value[]): MaskExpr {
-    const choice = this.pick(depth > 0 ? [0, 1, 2, 3, 4, 5] : [0, 1]);
+    const choice = this.pick(depth > 0 ? [0, 1, 2, 3, 4, 5, 6, 7] : [0, 1, 6]);
+    if (choice === 6) return { kind: 'dim', dim: this.dim() };
+    if (choice === 7) return { kind: 't5_bucket', rel: this.mask(depth - 1, operands), buckets: this.int(4, 64), maxDistance: this.int(40, 512), bidirectional: this.bool() };
     if (choice === 0) return { kind: 'var', name: this.pick(MASK_VARS) };
     if (choice === 1) return this.bool() ? { kind: 'const', value: this.int(-5, 600) } : { kind: 'const', value: this.int(0, 1), bool: true };
     if (choice === 2 || choice === 3) {

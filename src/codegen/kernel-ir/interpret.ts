@@ -713,6 +713,8 @@ type MathImpl = (...xs: number[]) => number;
 const F32_MATH: Record<MathFn, MathImpl> = {
   exp: (x) => fr(Math.exp(x!)),
   log: (x) => fr(Math.log(x!)),
+  sin: (x) => fr(Math.sin(x!)),
+  cos: (x) => fr(Math.cos(x!)),
   sqrt: (x) => fr(Math.sqrt(x!)),
   inverse_sqrt: (x) => fr(1 / Math.sqrt(x!)),
   tanh: (x) => fr(Math.tanh(x!)),

@@ -29,7 +29,7 @@ export type BinaryOp =
   | 'min' | 'max';
 
 /** Math functions both targets have (WGSL builtins, CUDA's f32 intrinsics); erf is built from exp. */
-export type MathFn = 'exp' | 'log' | 'sqrt' | 'inverse_sqrt' | 'tanh' | 'abs' | 'floor' | 'ceil' | 'pow' | 'fma';
+export type MathFn = 'exp' | 'log' | 'sin' | 'cos' | 'sqrt' | 'inverse_sqrt' | 'tanh' | 'abs' | 'floor' | 'ceil' | 'pow' | 'fma';
 
 export type Expr =
   | { k: 'const'; type: KType; value: number }

@@ -32,7 +32,7 @@ const show = (t: KType): string => (t.lanes === 1 ? t.scalar : `vec${t.lanes}<${
 const same = (a: KType, b: KType): boolean => a.scalar === b.scalar && a.lanes === b.lanes;
 const isInt = (t: KType): boolean => t.lanes === 1 && (t.scalar === 'i32' || t.scalar === 'u32');
 const isBool = (t: KType): boolean => t.lanes === 1 && t.scalar === 'bool';
-const ARITY = { exp: 1, log: 1, sqrt: 1, inverse_sqrt: 1, tanh: 1, abs: 1, floor: 1, ceil: 1, pow: 2, fma: 3 } as const;
+const ARITY = { exp: 1, log: 1, sin: 1, cos: 1, sqrt: 1, inverse_sqrt: 1, tanh: 1, abs: 1, floor: 1, ceil: 1, pow: 2, fma: 3 } as const;
 const COMPARE = new Set(['<', '<=', '>', '>=', '==', '!=']);
 const BITS = new Set(['&', '|', '^', '<<', '>>']);
 

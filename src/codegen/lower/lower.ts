@@ -263,6 +263,7 @@ class Lowering {
     const tk = k.type.shape[2]!;
     const dv = v.type.shape[3] as number;
     const mask = op.attrs.mask as MaskExpr;
+    if (op.attrs.bias !== undefined) throw new PtmError(diag.unsupported(op.loc, 'an attention score bias (T5 relative positions) on kernel targets'));
     const inputs = op.operands.map((x) => this.views.get(x.id)!.base);
     const layout = (x: Value) => this.views.get(x.id)!.layout;
     const maskInputs = Object.fromEntries(maskOperands(mask).map((i) => [i, { input: i, layout: layout(op.operands[i]!) }]));

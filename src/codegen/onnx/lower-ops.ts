@@ -52,7 +52,7 @@ function constant({ op, output, nodes }: LoweringContext): void {
 }
 
 export const LOWERINGS: Record<string, Lowering> = {
-  exp: same('Exp'), log: same('Log'), sqrt: same('Sqrt'), tanh: same('Tanh'), erf: same('Erf'),
+  exp: same('Exp'), log: same('Log'), sin: same('Sin'), cos: same('Cos'), sqrt: same('Sqrt'), tanh: same('Tanh'), erf: same('Erf'),
   sigmoid: same('Sigmoid'), neg: same('Neg'), abs: same('Abs'), relu: same('Relu'), not: same('Not'),
   rsqrt: ({ inputs, output, nodes }) => { nodes.node('Reciprocal', [nodes.node('Sqrt', inputs)], [], output); },
   add: same('Add'), sub: same('Sub'), mul: same('Mul'), div: same('Div'), pow: same('Pow'),

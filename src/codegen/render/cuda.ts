@@ -22,7 +22,7 @@ const CUDA_RESERVED = new Set([
 const TYPES: Record<ScalarType, string> = { f32: 'float', i32: 'int32_t', u32: 'uint32_t', bool: 'bool' };
 const cudaType = (t: KType): string => (t.lanes === 4 ? 'float4' : TYPES[t.scalar]);
 const MATH: Record<MathFn, string> = {
-  exp: 'expf', log: 'logf', sqrt: 'sqrtf', inverse_sqrt: 'rsqrtf', tanh: 'tanhf', abs: 'fabsf', floor: 'floorf', ceil: 'ceilf', pow: 'powf', fma: 'fmaf',
+  exp: 'expf', log: 'logf', sin: 'sinf', cos: 'cosf', sqrt: 'sqrtf', inverse_sqrt: 'rsqrtf', tanh: 'tanhf', abs: 'fabsf', floor: 'floorf', ceil: 'ceilf', pow: 'powf', fma: 'fmaf',
 };
 const BUILTINS = { local_id: 'threadIdx', workgroup_id: 'blockIdx', num_workgroups: 'gridDim' } as const;
 const BITCASTS: Record<string, string> = {

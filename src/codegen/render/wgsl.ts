@@ -20,12 +20,12 @@ const WGSL_RESERVED = new Set([
   'throw', 'trait', 'try', 'type', 'typedef', 'typeid', 'typename', 'typeof', 'union', 'unless', 'unorm', 'unsafe', 'unsized', 'use', 'using', 'varying',
   'virtual', 'volatile', 'wgsl', 'where', 'with', 'writeonly', 'yield',
   // builtin functions used here, and the names the entry point declares
-  'select', 'min', 'max', 'exp', 'log', 'sqrt', 'inverseSqrt', 'tanh', 'abs', 'floor', 'ceil', 'pow', 'fma', 'bitcast', 'workgroupBarrier',
+  'select', 'min', 'max', 'exp', 'log', 'sin', 'cos', 'sqrt', 'inverseSqrt', 'tanh', 'abs', 'floor', 'ceil', 'pow', 'fma', 'bitcast', 'workgroupBarrier',
   'main', 'params', 'Params', 'global_id', 'local_id', 'workgroup_id', 'num_workgroups', 'ptm_f32_bits',
 ]);
 
 const BUILTIN_VARS = { global_id: 'global_invocation_id', local_id: 'local_invocation_id', workgroup_id: 'workgroup_id', num_workgroups: 'num_workgroups' } as const;
-const MATH = { exp: 'exp', log: 'log', sqrt: 'sqrt', inverse_sqrt: 'inverseSqrt', tanh: 'tanh', abs: 'abs', floor: 'floor', ceil: 'ceil', pow: 'pow', fma: 'fma' } as const;
+const MATH = { exp: 'exp', log: 'log', sin: 'sin', cos: 'cos', sqrt: 'sqrt', inverse_sqrt: 'inverseSqrt', tanh: 'tanh', abs: 'abs', floor: 'floor', ceil: 'ceil', pow: 'pow', fma: 'fma' } as const;
 
 const wgslType = (t: KType): string => (t.lanes === 1 ? t.scalar : `vec${t.lanes}<${t.scalar}>`);
 

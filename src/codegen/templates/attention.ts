@@ -362,5 +362,8 @@ function emitMaskRaw(m: MaskExpr, vars: Record<MaskVar, Expr>, read: (operand: n
         case '+': case '-': case '*': return k.bin(m.op, int(m.left), int(m.right));
         default: return k.bin(m.op, int(m.left), int(m.right));
       }
+    case 'dim':
+    case 't5_bucket':
+      throw new PtmError(diag.unsupported(noSpan(), `'${m.kind}' in an attention mask is not compiled to kernels yet`));
   }
 }

@@ -45,6 +45,8 @@ export function applyOp(op: string, a: Expr[], to?: 'f32' | 'i32' | 'bool'): Exp
     case 'abs': return k.abs(x);
     case 'exp': return k.exp(x);
     case 'log': return k.log(x);
+    case 'sin': return k.math('sin', x);
+    case 'cos': return k.math('cos', x);
     case 'sqrt': return k.sqrt(x);
     case 'rsqrt': return k.rsqrt(x);
     case 'tanh': return tanh(x);

@@ -62,6 +62,8 @@ export function tileInvariant(m: MaskExpr): boolean {
     case 'read': return m.indices.every(tileInvariant);
     case 'not': return tileInvariant(m.operand);
     case 'binary': return tileInvariant(m.left) && tileInvariant(m.right);
+    case 'dim': return true;
+    case 't5_bucket': return tileInvariant(m.rel);
   }
 }
 

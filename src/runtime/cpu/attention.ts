@@ -1,14 +1,15 @@
 // attention(q [B,H,Tq,Dk], k [B,H,Tk,Dk], v [B,H,Tk,Dv], ...mask operands) -> [B,H,Tq,Dv], one query
 // row at a time: scores of the visible keys (mask predicate evaluated per (b,h,q,k)), max-subtracted
-// softmax over them, weighted sum of values. A row with no visible key is all zeros. All sums in float64.
+// softmax over them (scores plus the optional bias expression), weighted sum of values. A row with no visible key is all zeros. All sums in float64.
 import { PtmError, diag } from '../../diagnostics/index.js';
 import type { MaskExpr, MaskVar } from '../../ir/mask.js';
 import { evalMask, isTrue } from '../../ir/mask.js';
 import type { Op } from '../../ir/types.js';
 import type { Tensor } from '../tensor.js';
 import { shapeText, strides } from '../tensor.js';
+import type { Dim } from '../../ir/dim.js';
 import type { Kernel } from './kernel.js';
-import { allocResult } from './kernel.js';
+import { allocResult, concreteDim } from './kernel.js';
 
 /** `read(operand, indices)` for evalMask: bounds-checked element of op operand `operand` (bools as 0/1). */
 function maskReader(op: Op, args: Tensor[]): (operand: number, indices: number[]) => number {
@@ -37,8 +38,10 @@ export const attentionKernel: Kernel = (op, args, ctx) => {
   const Tk = k.shape[2]!, Dv = v.shape[3]!;
   const scale = op.attrs.scale as number;
   const mask = op.attrs.mask as MaskExpr;
+  const bias = op.attrs.bias as MaskExpr | undefined;
   const everyKey = isTrue(mask);
   const read = maskReader(op, args);
+  const dim = (d: Dim): number => concreteDim(d, ctx, op);
   const vars: Record<MaskVar, number> = { b: 0, h: 0, q: 0, k: 0 };
   const out = allocResult(op, ctx);
   const qd = q.data, kd = k.data, vd = v.data, od = out.data;
@@ -54,11 +57,11 @@ export const attentionKernel: Kernel = (op, args, ctx) => {
         let max = -Infinity, count = 0;
         for (let j = 0; j < Tk; j++) {
           vars.k = j;
-          if (!everyKey && evalMask(mask, vars, read) === 0) { visible[j] = 0; continue; }
+          if (!everyKey && evalMask(mask, vars, read, dim) === 0) { visible[j] = 0; continue; }
           const kRow = kBase + j * Dk;
           let dot = 0;
           for (let c = 0; c < Dk; c++) dot += qd[qRow + c]! * kd[kRow + c]!;
-          const s = scale * dot;
+          const s = bias ? scale * dot + evalMask(bias, vars, read, dim) : scale * dot;
           scores[j] = s;
           visible[j] = 1;
           count++;

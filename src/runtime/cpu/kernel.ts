@@ -27,6 +27,11 @@ export function attrDim(op: Op, ctx: KernelContext, name: string): number {
   return concreteShape([op.attrs[name] as Dim], ctx.symbols, op.loc, `${op.op} ${op.result.id}, attribute '${name}'`)[0]!;
 }
 
+/** A dimension expression (a mask's `dim(past)`) evaluated with the run's symbols. */
+export function concreteDim(d: Dim, ctx: KernelContext, op: Op): number {
+  return concreteShape([d], ctx.symbols, op.loc, `${op.op} ${op.result.id}`)[0]!;
+}
+
 /** A run-time failure that depends on the data (an index out of range), pointing at the op. */
 export function dataError(op: Op, message: string): PtmError {
   return new PtmError(diag.input_mismatch(op.loc, `${op.op} ${op.result.id}: ${message}`));

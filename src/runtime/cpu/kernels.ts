@@ -11,7 +11,7 @@ import type { UnaryKind } from './unary.js';
 import { unaryKernel } from './unary.js';
 import { castKernel, constantKernel, iotaKernel, whereKernel } from './where-cast.js';
 
-const UNARY: UnaryKind[] = ['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'gelu', 'gelu_tanh', 'silu', 'neg', 'abs', 'relu', 'not'];
+const UNARY: UnaryKind[] = ['exp', 'log', 'sin', 'cos', 'sqrt', 'rsqrt', 'tanh', 'erf', 'sigmoid', 'gelu', 'gelu_tanh', 'silu', 'neg', 'abs', 'relu', 'not'];
 const BINARY: BinaryKind[] = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'and', 'or', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
 
 export const KERNELS: ReadonlyMap<string, Kernel> = new Map<string, Kernel>([

@@ -5,7 +5,7 @@ import { erf, erfc } from './erf.js';
 import type { Kernel } from './kernel.js';
 import { allocResult } from './kernel.js';
 
-export type UnaryKind = 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'erf' | 'sigmoid' | 'gelu' | 'gelu_tanh' | 'silu' | 'neg' | 'abs' | 'relu' | 'not';
+export type UnaryKind = 'exp' | 'log' | 'sin' | 'cos' | 'sqrt' | 'rsqrt' | 'tanh' | 'erf' | 'sigmoid' | 'gelu' | 'gelu_tanh' | 'silu' | 'neg' | 'abs' | 'relu' | 'not';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -22,6 +22,8 @@ export function applyUnary(kind: UnaryKind, x: TensorData, y: TensorData): void 
   switch (kind) {
     case 'exp': for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]!); return;
     case 'log': for (let i = 0; i < n; i++) y[i] = Math.log(x[i]!); return;
+    case 'sin': for (let i = 0; i < n; i++) y[i] = Math.sin(x[i]!); return;
+    case 'cos': for (let i = 0; i < n; i++) y[i] = Math.cos(x[i]!); return;
     case 'sqrt': for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]!); return;
     case 'rsqrt': for (let i = 0; i < n; i++) y[i] = 1 / Math.sqrt(x[i]!); return;
     case 'tanh': for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]!); return;

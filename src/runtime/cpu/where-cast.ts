@@ -53,6 +53,7 @@ export const constantKernel: Kernel = (op, _args, ctx) => {
 export const iotaKernel: Kernel = (op, _args, ctx) => {
   const out = allocResult(op, ctx);
   const n = attrDim(op, ctx, 'length');
-  for (let i = 0; i < n; i++) out.data[i] = i;
+  const start = op.attrs.start === undefined ? 0 : attrDim(op, ctx, 'start');
+  for (let i = 0; i < n; i++) out.data[i] = start + i;
   return out;
 };
