@@ -111,6 +111,11 @@ export const diag = {
   backend_unavailable: (span: Span, backend: string, why: string) =>
     error('backend_unavailable', span, `backend '${backend}' is not available here: ${why}`),
 
+  // ---- generation with a key/value cache (src/passes/derive-decode-step.ts, src/runtime/generate) --
+  not_incremental: (span: Span, message: string) =>
+    error('not_incremental', span, message, [hint('a key/value cache needs every op to work position by position, except causal self-attention; generate with --no-cache to recompute the whole sequence per token')]),
+  invalid_generation: (span: Span, message: string, notes: string[] = []) => error('invalid_generation', span, message, notes.map(hint)),
+
   // ---- graph IR text and verifier (src/ir) ----------------------------------------------------
   ir_syntax_error: (span: Span, message: string) => error('ir_syntax_error', span, message),
   ir_invalid: (span: Span, message: string) => error('ir_invalid', span, message),
