@@ -7,9 +7,9 @@ import type { Span } from '../diagnostics/span.js';
 import type { Dim } from '../ir/dim.js';
 import { dimEq, dimProduct, shapeToString } from '../ir/dim.js';
 import type { MaskExpr, MaskVar } from '../ir/mask.js';
-import { isTrue, MASK_VARS } from '../ir/mask.js';
+import { isTrue, MASK_VARS, t5BucketThresholds } from '../ir/mask.js';
 import { opSpec, ShapeError } from '../ir/ops.js';
-import type { Attrs, Graph, Op, Value } from '../ir/types.js';
+import type { Attrs, DType, Graph, Op, Value } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import type { Pass } from './pass.js';
 import { IdSource, OpEmitter } from './op-emitter.js';
@@ -62,16 +62,22 @@ function geluTanh(e: Emitter, x: Value): Value {
 // ---- attention -------------------------------------------------------------------------------------
 
 /**
- * Materializes a mask predicate as a tensor that broadcasts against the scores [B, H, Tq, Tk]:
- * index variables are iotas reshaped onto their axis, reads of operands are reshaped (or gathered),
- * integer arithmetic is i32 with C semantics (`/` truncates, `%` takes the sign of the dividend,
- * division by zero gives 0, as evalMask in ir/mask.ts).
+ * Materializes a mask predicate (or a numeric score bias) as a tensor that broadcasts against the
+ * scores [B, H, Tq, Tk]: index variables are iotas reshaped onto their axis, reads of operands are
+ * reshaped (or gathered, floats included), `dim(d)` is d's run-time value, integer arithmetic is i32
+ * with C semantics (`/` truncates, `%` takes the sign of the dividend, division by zero gives 0, as
+ * evalMask in ir/mask.ts) and T5 buckets use the integer thresholds of t5BucketThresholds.
  */
-class MaskLowering {
+export class MaskLowering {
   private readonly vars = new Map<MaskVar, Value>();
   private readonly iotas = new Map<Dim, Value>();
+  private readonly dims = new Map<Dim, Value>();
 
-  constructor(private readonly e: Emitter, private readonly operands: Value[], private readonly sizes: Record<MaskVar, Dim>) {}
+  /**
+   * `operands` are the attention op's (mask reads index them); `sizes` the extent of b, h, q and k;
+   * `floatType` the dtype of non-integer constants (a score bias such as `0.5 * W[...]`).
+   */
+  constructor(private readonly e: Emitter, private readonly operands: Value[], private readonly sizes: Record<MaskVar, Dim>, private readonly floatType: DType = 'f32') {}
 
   lower(m: MaskExpr): Value {
     switch (m.kind) {
@@ -79,8 +85,7 @@ class MaskLowering {
         return this.variable(m.name);
       case 'const':
         if (m.bool) return this.e.constant(m.value ? 1 : 0, 'bool');
-        if (!Number.isInteger(m.value)) throw unsupported(this.e.loc, `mask constant ${m.value} is not an integer`);
-        return this.e.constant(m.value, 'i32');
+        return this.e.constant(m.value, Number.isInteger(m.value) ? 'i32' : this.floatType);
       case 'read':
         return this.read(m);
       case 'not':
@@ -88,8 +93,9 @@ class MaskLowering {
       case 'binary':
         return this.binary(m.op, m.left, m.right);
       case 'dim':
+        return this.dimValue(m.dim);
       case 't5_bucket':
-        throw unsupported(this.e.loc, `'${m.kind}' in an attention mask has no decomposition yet`);
+        return this.t5Bucket(m);
     }
   }
 
@@ -110,6 +116,42 @@ class MaskLowering {
       this.vars.set(name, v);
     }
     return v;
+  }
+
+  /**
+   * The run-time value of a dimension expression as i32 [1]: a one-element iota starting at it,
+   * which every backend already computes from the sizes it binds (ONNX: Range over Shape values).
+   */
+  private dimValue(d: Dim): Value {
+    if (typeof d === 'number') return this.e.constant(d, 'i32');
+    let v = this.dims.get(d);
+    if (!v) this.dims.set(d, (v = this.e.emit('iota', [], { length: 1, start: d, dtype: 'i32' })));
+    return v;
+  }
+
+  /**
+   * T5's bucket of rel = k - q (ir/mask.ts t5Bucket): with n the distance (|rel| split by sign when
+   * bidirectional, max(-rel, 0) otherwise), base + n below maxExact, else base + maxExact + #{T_j <= n}.
+   */
+  private t5Bucket(m: Extract<MaskExpr, { kind: 't5_bucket' }>): Value {
+    const e = this.e;
+    const rel = this.toNumber(this.lower(m.rel));
+    if (rel.type.dtype !== 'i32') throw unsupported(e.loc, `t5_bucket of a ${rel.type.dtype} value; relative positions are integers`);
+    let table: ReturnType<typeof t5BucketThresholds>;
+    try {
+      table = t5BucketThresholds(m.buckets, m.maxDistance, m.bidirectional);
+    } catch (error) {
+      throw new PtmError(diag.invalid_mask(e.loc, (error as Error).message));
+    }
+    const { maxExact, offset, thresholds } = table;
+    const zero = e.constant(0, 'i32');
+    const n = m.bidirectional ? e.emit('abs', [rel]) : e.emit('max', [e.emit('neg', [rel]), zero]);
+    let large = e.constant(maxExact, 'i32');
+    for (const threshold of thresholds) large = e.emit('add', [large, e.emit('cast', [e.emit('ge', [n, e.constant(threshold, 'i32')])], { to: 'i32' })]);
+    const bucket = e.emit('where', [e.emit('lt', [n, e.constant(maxExact, 'i32')]), n, large]);
+    if (!m.bidirectional) return bucket;
+    // Keys after the query (rel > 0) use the upper half of the buckets.
+    return e.emit('add', [bucket, e.emit('where', [e.emit('gt', [rel, zero]), e.constant(offset, 'i32'), zero])]);
   }
 
   /** Bools count as 0/1 and i64 narrows to i32 in arithmetic; floats stay floats. */
@@ -198,15 +240,19 @@ class MaskLowering {
 function attention(e: Emitter, operands: Value[], attrs: Attrs): Value {
   const [q, k, v] = operands as [Value, Value, Value];
   const dt = q.type.dtype;
-  if (attrs.bias !== undefined) throw unsupported(e.loc, 'decomposing an attention score bias');
+  const [b, h, tq] = q.type.shape as [Dim, Dim, Dim];
+  const lowering = new MaskLowering(e, operands, { b, h, q: tq, k: k.type.shape[2]! }, dt);
   // scores: [B, H, Tq, Tk]
   const kt = e.emit('transpose', [k], { perm: [0, 1, 3, 2] });
-  const scores = e.emit('mul', [e.emit('matmul', [q, kt]), e.constant(attrs.scale as number, dt)]);
+  let scores = e.emit('mul', [e.emit('matmul', [q, kt]), e.constant(attrs.scale as number, dt)]);
+  if (attrs.bias !== undefined) {
+    // bias: broadcasts against the scores, e.g. [1, H, Tq, Tk] for T5's W[t5_bucket(k - q, ...), h]
+    const bias = lowering.lower(attrs.bias as MaskExpr);
+    scores = e.emit('add', [scores, bias.type.dtype === dt ? bias : e.emit('cast', [bias], { to: dt })]);
+  }
   const maskExpr = attrs.mask as MaskExpr;
   if (isTrue(maskExpr)) return e.emit('matmul', [softmax(e, scores, 3), v]);
 
-  const [b, h, tq] = q.type.shape as [Dim, Dim, Dim];
-  const lowering = new MaskLowering(e, operands, { b, h, q: tq, k: k.type.shape[2]! });
   const mask = lowering.toBool(lowering.lower(maskExpr));
   // Masked softmax; a row with no visible key gives 0 (its max is -inf, replaced by 0 to avoid NaN).
   const negInf = e.constant(-Infinity, dt);

@@ -1,5 +1,6 @@
 // Exported models run in onnxruntime (CPU) and agree with ptm's cpu runtime, one op family per model,
-// attention with every mask form, symbolic batch/seq at several sizes, and weights as external data.
+// attention with every mask form, T5's relative bias and a key/value cache, symbolic batch/seq/past at
+// several sizes, and weights as external data.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,13 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import type { Graph, Value } from '../../src/ir/index.js';
-import { GraphBuilder } from '../../src/ir/index.js';
+import { GraphBuilder, maskBin, maskVar } from '../../src/ir/index.js';
 import { isPtmError } from '../../src/diagnostics/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { initParams, runGraph, tensor } from '../../src/runtime/index.js';
 import { exportOnnx, writeOnnx } from '../../src/codegen/onnx/index.js';
 import type { OnnxExportOptions } from '../../src/codegen/onnx/index.js';
-import { MASKS, attentionGraph, attentionInputs, normalTensor, random } from '../passes/attention-cases.js';
+import {
+  BUCKET_CONFIGS, MASKS, RELATIVE_POSITIONS, attentionGraph, attentionInputs, bucketGraph, decodeGraph, decodeInputs,
+  hfRelativePositionBucket, normalTensor, random, t5AttentionGraph,
+} from '../passes/attention-cases.js';
 
 // Both sides compute in f32 on O(1) values; they differ only in summation order, FMA use and
 // onnxruntime's vectorized exp/erf/tanh (a few f32 ulps, ~1e-7 each, over sums of at most a few
@@ -192,6 +196,46 @@ describe('attention masks', () => {
   }
 });
 
+describeModel('iota with a start, sin and cos', build('iota_start', (g) => {
+  g.symbol('past');
+  // x binds seq and past as whole dimensions, the way a cache input does
+  g.input('x', { dtype: 'f32', shape: ['seq', 'past'] });
+  g.output('positions', g.op('iota', [], { length: 'seq', start: 'past', dtype: 'i32' }));
+  g.output('positions_i64', g.op('iota', [], { length: 'seq', start: 'past', dtype: 'i64' }));
+  g.output('shifted', g.op('iota', [], { length: 3, start: 'past+seq-2', dtype: 'i32' }));
+  g.output('constant_start', g.op('iota', [], { length: 4, start: 5, dtype: 'f32' }));
+  // sinusoidal angles of the positions (values up to ~40 rad: f32 sin/cos stay within a few 1e-6)
+  const angles = g.op('mul', [g.op('iota', [], { length: 'seq', start: 'past', dtype: 'f32' }), f32(g, 0.37)]);
+  g.output('sin', g.op('sin', [angles]));
+  g.output('cos', g.op('cos', [angles]));
+}), [{ x: normalTensor([3, 0], 26) }, { x: normalTensor([1, 7], 27) }, { x: normalTensor([4, 100], 28) }]);
+
+describe('T5 relative attention bias', () => {
+  // 1 to 160 tokens: distances cross every logarithmic bucket of (32, 128) and pass max_distance.
+  const inputs = [[2, 1], [2, 9], [1, 40], [1, 160]].map(([batch, seq], i) => ({ x: normalTensor([batch!, seq!, 8], 29 + i) }));
+  describeModel('bidirectional (encoder, full mask)', t5AttentionGraph(true), inputs);
+  describeModel('one-sided (decoder, causal mask)', t5AttentionGraph(false), inputs);
+
+  it('computes bucket indices equal to HF\'s _relative_position_bucket (float64 Math.log) for every relative position', async () => {
+    const rel = tensor('i32', [RELATIVE_POSITIONS.length], RELATIVE_POSITIONS);
+    for (const [buckets, maxDistance] of BUCKET_CONFIGS) {
+      for (const bidirectional of [true, false]) {
+        const session = await ort.InferenceSession.create(exportOnnx(bucketGraph(buckets, maxDistance, bidirectional), new Map()).model);
+        const got = (await session.run({ rel: toOrt(rel) })).bucket!;
+        expect([...got.dims]).toEqual([1, 1, 1, RELATIVE_POSITIONS.length]);
+        const want = RELATIVE_POSITIONS.map((r) => hfRelativePositionBucket(r, bidirectional, buckets, maxDistance));
+        expect(Array.from(got.data as Int32Array), `${buckets} buckets, max_distance ${maxDistance}, bidirectional ${bidirectional}`).toEqual(want);
+      }
+    }
+  });
+});
+
+describe('decoding with a key/value cache (mask k <= q + dim(past), positions from iota start past)', () => {
+  const inputs = [[1, 0], [3, 0], [1, 1], [3, 5], [1, 37], [2, 150]].map(([seq, past], i) => decodeInputs(2, seq!, past!, 33 + i));
+  describeModel('no bias', decodeGraph(false), inputs);
+  describeModel('T5 one-sided bias of k - (q + past)', decodeGraph(true), inputs);
+});
+
 describeModel('f16 computed as FLOAT', build('half', (g) => {
   const x = g.input('x', { dtype: 'f16', shape: [4] });
   const w = g.param('w', { dtype: 'f16', shape: [4] }, { kind: 'normal', std: 1 });
@@ -250,6 +294,26 @@ describe('what ONNX cannot express', () => {
       g.output('y', g.op('iota', [], { length: 'n', dtype: 'i32' }));
     });
     expect(code(() => exportOnnx(graph, new Map()))).toBe('export_unsupported');
+  });
+  it('rejects dim(past) when no graph input has past as a whole dimension', () => {
+    const graph = build('unbound_past', (g) => {
+      g.symbol('past');
+      const x = g.input('x', { dtype: 'f32', shape: [1, 1, 'seq', 4] });
+      const kv = g.input('kv', { dtype: 'f32', shape: [1, 1, 'past+seq', 4] });
+      const k = maskVar('k'), q = maskVar('q');
+      g.output('y', g.op('attention', [x, kv, kv], { scale: 1, mask: maskBin('<=', k, maskBin('+', q, { kind: 'dim', dim: 'past' })) }));
+    });
+    let error: unknown;
+    try {
+      exportOnnx(graph, new Map());
+    } catch (e) {
+      error = e;
+    }
+    expect(isPtmError(error)).toBe(true);
+    if (isPtmError(error)) {
+      expect(error.diagnostics[0]!.code).toBe('export_unsupported');
+      expect(error.diagnostics[0]!.message).toContain("'past'");
+    }
   });
   it('rejects a bool iota and a missing weight', () => {
     const graph = build('bad', (g) => { g.output('y', g.op('iota', [], { length: 3, dtype: 'bool' })); });

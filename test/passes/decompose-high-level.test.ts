@@ -1,5 +1,6 @@
 // decompose-high-level keeps the cpu reference numbers (f64, 1e-12), leaves no high-level op behind,
-// and gives a graph the verifier accepts, for each high-level op and every attention mask form.
+// and gives a graph the verifier accepts, for each high-level op, every attention mask form, T5's
+// relative bias and masks over a cache length `dim(past)`.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Graph, MaskExpr, MaskVar } from '../../src/ir/index.js';
@@ -9,7 +10,11 @@ import { isPtmError } from '../../src/diagnostics/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { initParams, runGraph } from '../../src/runtime/index.js';
 import { decomposeHighLevel } from '../../src/passes/decompose-high-level.js';
-import { MASKS, attentionGraph, attentionInputs, normalTensor } from './attention-cases.js';
+import {
+  BUCKET_CONFIGS, MASKS, RELATIVE_POSITIONS, attentionGraph, attentionInputs, bucketGraph, decodeGraph, decodeInputs,
+  hfRelativePositionBucket, normalTensor, t5AttentionGraph, t5Bias,
+} from './attention-cases.js';
+import { tensor } from '../../src/runtime/index.js';
 
 const TOLERANCE = 1e-12;
 
@@ -155,5 +160,61 @@ describe('decompose-high-level: random masks', () => {
     fc.assert(fc.property(boolExpr(3), (mask) => {
       checkDecomposition(attentionGraph(mask), [inputs]);
     }), { numRuns: 60, seed: 20240601 });
+  });
+});
+
+describe('decompose-high-level: T5 relative bias', () => {
+  // Sequences of 1 to 160 tokens: relative distances cross every logarithmic bucket of (32, 128) and
+  // reach past max_distance, where the last bucket caps them.
+  const inputs = [[2, 1], [2, 9], [1, 20], [1, 70], [1, 160]].map(([batch, seq], i) => ({ x: normalTensor([batch!, seq!, 8], 40 + i) }));
+  it.each([true, false])('bidirectional %s', (bidirectional) => {
+    const decomposed = checkDecomposition(t5AttentionGraph(bidirectional), inputs);
+    // the bias table is read by a gather at bucket * heads + h
+    expect(decomposed.ops.some((op) => op.op === 'gather' && op.operands[0]!.type.dtype === 'f32')).toBe(true);
+  });
+
+  it('computes bucket indices equal to HF\'s _relative_position_bucket (float64 Math.log) for every relative position', () => {
+    const rel = tensor('i32', [RELATIVE_POSITIONS.length], RELATIVE_POSITIONS);
+    for (const [buckets, maxDistance] of BUCKET_CONFIGS) {
+      for (const bidirectional of [true, false]) {
+        const got = runGraph(bucketGraph(buckets, maxDistance, bidirectional), { inputs: { rel }, params: new Map() }).outputs.get('bucket')!;
+        expect(got.shape).toEqual([1, 1, 1, RELATIVE_POSITIONS.length]);
+        const want = RELATIVE_POSITIONS.map((r) => hfRelativePositionBucket(r, bidirectional, buckets, maxDistance));
+        expect(Array.from(got.data), `${buckets} buckets, max_distance ${maxDistance}, bidirectional ${bidirectional}`).toEqual(want);
+      }
+    }
+  });
+
+  it('rejects a bucket of a floating-point value and a bucket count with no logarithmic range, naming the op', () => {
+    const loc = { file: 't5.ptm', line: 4, col: 9, offset: 60, end: 70 };
+    const graph = (bias: MaskExpr): Graph => {
+      const g = t5AttentionGraph(true);
+      return { ...g, ops: g.ops.map((op) => (op.op === 'attention' ? { ...op, attrs: { ...op.attrs, bias }, loc } : op)) };
+    };
+    const floatRel = t5Bias(maskRead(3, [maskConst(0), maskVar('h')]), true);
+    const noRange: MaskExpr = { kind: 't5_bucket', rel: maskBin('-', maskVar('k'), maskVar('q')), buckets: 32, maxDistance: 4, bidirectional: true };
+    for (const [bias, code] of [[floatRel, 'export_unsupported'], [noRange, 'invalid_mask']] as const) {
+      let error: unknown;
+      try {
+        decomposeHighLevel.run(graph(bias), {}, {});
+      } catch (e) {
+        error = e;
+      }
+      expect(isPtmError(error)).toBe(true);
+      if (isPtmError(error)) {
+        expect(error.diagnostics[0]!.code).toBe(code);
+        expect(error.diagnostics[0]!.span).toEqual(loc);
+      }
+    }
+  });
+});
+
+describe('decompose-high-level: decoding with a key/value cache', () => {
+  // past = 0 (the first chunk), 1, a few, and 150 (the T5 bias of the oldest keys is capped)
+  const cases = [[1, 0], [3, 0], [1, 1], [3, 5], [1, 37], [2, 150]] as const;
+  it.each([false, true])('mask k <= q + dim(past), positions iota(seq, start past), T5 bias %s', (t5) => {
+    const decomposed = checkDecomposition(decodeGraph(t5), cases.map(([seq, past], i) => decodeInputs(2, seq, past, 60 + i)));
+    // dim(past) is a one-element iota starting at past
+    expect(decomposed.ops.some((op) => op.op === 'iota' && op.attrs.length === 1 && op.attrs.start === 'past')).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import type { onnx } from 'onnx-proto';
 import { diag } from '../../diagnostics/catalogue.js';
 import { PtmError } from '../../diagnostics/diagnostic.js';
 import type { Dim } from '../../ir/dim.js';
+import { dimAdd } from '../../ir/dim.js';
 import type { DType, Op } from '../../ir/types.js';
 import type { OnnxNodes } from './onnx-nodes.js';
 import { attrInt, attrInts, attrTensor, inlineTensor, onnxElementType } from './onnx-tensors.js';
@@ -35,8 +36,10 @@ function reduce(opType: string, axesAsInputSince: number): Lowering {
 function iota({ op, output, nodes }: LoweringContext): void {
   const dtype = op.attrs.dtype as DType;
   if (dtype === 'bool') throw new PtmError(diag.export_unsupported(op.loc, 'ONNX Range has no bool form; iota must be numeric'));
-  const limit = nodes.scalar(op.attrs.length as Dim, dtype);
-  nodes.node('Range', [nodes.constant(dtype, [], [0]), limit, nodes.constant(dtype, [], [1])], [], output);
+  // [start, start + length): symbolic bounds come from the Shape of the inputs that bind them
+  const start = (op.attrs.start as Dim | undefined) ?? 0;
+  const limit = nodes.scalar(dimAdd(start, op.attrs.length as Dim), dtype);
+  nodes.node('Range', [nodes.scalar(start, dtype), limit, nodes.constant(dtype, [], [1])], [], output);
 }
 
 function slice({ op, inputs, output, nodes }: LoweringContext): void {
