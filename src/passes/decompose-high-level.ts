@@ -69,9 +69,7 @@ function geluTanh(e: Emitter, x: Value): Value {
  * evalMask in ir/mask.ts) and T5 buckets use the integer thresholds of t5BucketThresholds.
  */
 export class MaskLowering {
-  private readonly vars = new Map<MaskVar, Value>();
   private readonly iotas = new Map<Dim, Value>();
-  private readonly dims = new Map<Dim, Value>();
 
   /**
    * `operands` are the attention op's (mask reads index them); `sizes` the extent of b, h, q and k;
@@ -79,7 +77,17 @@ export class MaskLowering {
    */
   constructor(private readonly e: Emitter, private readonly operands: Value[], private readonly sizes: Record<MaskVar, Dim>, private readonly floatType: DType = 'f32') {}
 
+  /** Lowered subexpressions by structure: each variable and `dim` once, and a bias and a mask share `q + dim(past)`. */
+  private readonly lowered = new Map<string, Value>();
+
   lower(m: MaskExpr): Value {
+    const key = JSON.stringify(m);
+    let v = this.lowered.get(key);
+    if (!v) this.lowered.set(key, (v = this.lowerNode(m)));
+    return v;
+  }
+
+  private lowerNode(m: MaskExpr): Value {
     switch (m.kind) {
       case 'var':
         return this.variable(m.name);
@@ -104,18 +112,13 @@ export class MaskLowering {
   }
 
   private variable(name: MaskVar): Value {
-    let v = this.vars.get(name);
-    if (!v) {
-      const length = this.sizes[name];
-      const shape: Dim[] = [1, 1, 1, 1];
-      shape[MASK_VARS.indexOf(name)] = length;
-      // q and k usually share a length (self-attention): one iota serves both.
-      let iota = this.iotas.get(length);
-      if (!iota) this.iotas.set(length, (iota = this.e.emit('iota', [], { length, dtype: 'i32' })));
-      v = this.e.emit('reshape', [iota], { shape });
-      this.vars.set(name, v);
-    }
-    return v;
+    const length = this.sizes[name];
+    const shape: Dim[] = [1, 1, 1, 1];
+    shape[MASK_VARS.indexOf(name)] = length;
+    // q and k usually share a length (self-attention): one iota serves both.
+    let iota = this.iotas.get(length);
+    if (!iota) this.iotas.set(length, (iota = this.e.emit('iota', [], { length, dtype: 'i32' })));
+    return this.e.emit('reshape', [iota], { shape });
   }
 
   /**
@@ -123,10 +126,7 @@ export class MaskLowering {
    * which every backend already computes from the sizes it binds (ONNX: Range over Shape values).
    */
   private dimValue(d: Dim): Value {
-    if (typeof d === 'number') return this.e.constant(d, 'i32');
-    let v = this.dims.get(d);
-    if (!v) this.dims.set(d, (v = this.e.emit('iota', [], { length: 1, start: d, dtype: 'i32' })));
-    return v;
+    return typeof d === 'number' ? this.e.constant(d, 'i32') : this.e.emit('iota', [], { length: 1, start: d, dtype: 'i32' });
   }
 
   /**
