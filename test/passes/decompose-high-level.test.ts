@@ -185,6 +185,31 @@ describe('decompose-high-level: T5 relative bias', () => {
     }
   });
 
+  it('lowers a bucket to integer compares against the thresholds, never a float log', () => {
+    // 8 buckets, max_distance 20, bidirectional: 4 per direction, distances 0 and 1 exact, threshold 7
+    expect(printGraph(bucketGraph(8, 20, true))).toBe([
+      'graph t5_buckets [n] {',
+      '  input %rel: i32[n]',
+      '  %0: i32[1, 1, 1, n] = reshape(%rel) {shape = [1, 1, 1, n]}',
+      '  %1: i32[] = constant() {dtype = i32, value = 0.0}',
+      '  %2: i32[1, 1, 1, n] = abs(%0)',
+      '  %3: i32[] = constant() {dtype = i32, value = 2.0}',
+      '  %4: i32[] = constant() {dtype = i32, value = 7.0}',
+      '  %5: bool[1, 1, 1, n] = ge(%2, %4)',
+      '  %6: i32[1, 1, 1, n] = cast(%5) {to = i32}',
+      '  %7: i32[1, 1, 1, n] = add(%3, %6)',
+      '  %8: bool[1, 1, 1, n] = lt(%2, %3)',
+      '  %9: i32[1, 1, 1, n] = where(%8, %2, %7)',
+      '  %10: bool[1, 1, 1, n] = gt(%0, %1)',
+      '  %11: i32[] = constant() {dtype = i32, value = 4.0}',
+      '  %12: i32[1, 1, 1, n] = where(%10, %11, %1)',
+      '  %13: i32[1, 1, 1, n] = add(%9, %12)',
+      '  output bucket = %13',
+      '}',
+      '',
+    ].join('\n'));
+  });
+
   it('rejects a bucket of a floating-point value and a bucket count with no logarithmic range, naming the op', () => {
     const loc = { file: 't5.ptm', line: 4, col: 9, offset: 60, end: 70 };
     const graph = (bias: MaskExpr): Graph => {
