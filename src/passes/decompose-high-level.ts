@@ -1,6 +1,7 @@
-// decompose-high-level: rewrites every high-level op (softmax, norms, GELU/SiLU, attention) into
-// primitive ops of the same registry. Post: no high-level op is left; inputs, params, outputs and the
-// result id of every original op are unchanged; each new op carries the loc of the op it replaces.
+// decompose-high-level: rewrites every high-level op (softmax, norms, GELU/SiLU, attention with its
+// mask and score bias) into primitive ops of the same registry. Post: no high-level op is left; inputs,
+// params, outputs and the result id of every original op are unchanged; each new op carries the loc
+// of the op it replaces.
 import { diag } from '../diagnostics/catalogue.js';
 import { PtmError } from '../diagnostics/diagnostic.js';
 import type { Span } from '../diagnostics/span.js';
@@ -9,7 +10,7 @@ import { dimEq, dimProduct, shapeToString } from '../ir/dim.js';
 import type { MaskExpr, MaskVar } from '../ir/mask.js';
 import { isTrue, MASK_VARS, t5BucketThresholds } from '../ir/mask.js';
 import { opSpec, ShapeError } from '../ir/ops.js';
-import type { Attrs, DType, Graph, Op, Value } from '../ir/types.js';
+import type { Attrs, Graph, Op, Value } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import type { Pass } from './pass.js';
 import { IdSource, OpEmitter } from './op-emitter.js';
@@ -70,15 +71,11 @@ function geluTanh(e: Emitter, x: Value): Value {
  */
 export class MaskLowering {
   private readonly iotas = new Map<Dim, Value>();
-
-  /**
-   * `operands` are the attention op's (mask reads index them); `sizes` the extent of b, h, q and k;
-   * `floatType` the dtype of non-integer constants (a score bias such as `0.5 * W[...]`).
-   */
-  constructor(private readonly e: Emitter, private readonly operands: Value[], private readonly sizes: Record<MaskVar, Dim>, private readonly floatType: DType = 'f32') {}
-
   /** Lowered subexpressions by structure: each variable and `dim` once, and a bias and a mask share `q + dim(past)`. */
   private readonly lowered = new Map<string, Value>();
+
+  /** `operands` are the attention op's (mask reads index them); `sizes` the extent of b, h, q and k. */
+  constructor(private readonly e: Emitter, private readonly operands: Value[], private readonly sizes: Record<MaskVar, Dim>) {}
 
   lower(m: MaskExpr): Value {
     const key = JSON.stringify(m);
@@ -93,7 +90,8 @@ export class MaskLowering {
         return this.variable(m.name);
       case 'const':
         if (m.bool) return this.e.constant(m.value ? 1 : 0, 'bool');
-        return this.e.constant(m.value, Number.isInteger(m.value) ? 'i32' : this.floatType);
+        if (!Number.isInteger(m.value)) throw unsupported(this.e.loc, `mask constant ${m.value} is not an integer`);
+        return this.e.constant(m.value, 'i32');
       case 'read':
         return this.read(m);
       case 'not':
@@ -241,7 +239,7 @@ function attention(e: Emitter, operands: Value[], attrs: Attrs): Value {
   const [q, k, v] = operands as [Value, Value, Value];
   const dt = q.type.dtype;
   const [b, h, tq] = q.type.shape as [Dim, Dim, Dim];
-  const lowering = new MaskLowering(e, operands, { b, h, q: tq, k: k.type.shape[2]! }, dt);
+  const lowering = new MaskLowering(e, operands, { b, h, q: tq, k: k.type.shape[2]! });
   // scores: [B, H, Tq, Tk]
   const kt = e.emit('transpose', [k], { perm: [0, 1, 3, 2] });
   let scores = e.emit('mul', [e.emit('matmul', [q, kt]), e.constant(attrs.scale as number, dt)]);

@@ -15,7 +15,7 @@ import { initParams, runGraph, tensor } from '../../src/runtime/index.js';
 import { exportOnnx, writeOnnx } from '../../src/codegen/onnx/index.js';
 import type { OnnxExportOptions } from '../../src/codegen/onnx/index.js';
 import {
-  BUCKET_CONFIGS, MASKS, RELATIVE_POSITIONS, attentionGraph, attentionInputs, bucketGraph, decodeGraph, decodeInputs,
+  BIASES, BUCKET_CONFIGS, MASKS, RELATIVE_POSITIONS, attentionGraph, attentionInputs, bucketGraph, decodeGraph, decodeInputs,
   hfRelativePositionBucket, normalTensor, random, t5AttentionGraph,
 } from '../passes/attention-cases.js';
 
@@ -193,6 +193,9 @@ describeModel('opset 18 (reduction axes as inputs)', highLevel('opset18'), [{ x:
 describe('attention masks', () => {
   for (const { name, mask } of MASKS) {
     describeModel(name, attentionGraph(mask), [attentionInputs(3, 5, 22), attentionInputs(2, 7, 23), attentionInputs(1, 1, 24)]);
+  }
+  for (const { name, mask, bias } of BIASES) {
+    describeModel(name, attentionGraph(mask, bias), [attentionInputs(3, 5, 25), attentionInputs(1, 1, 26)]);
   }
 });
 

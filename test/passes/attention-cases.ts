@@ -34,8 +34,19 @@ export const MASKS: { name: string; mask: MaskExpr }[] = [
 
 export const D_MODEL = 8, HEADS = 2, LONG_LEN = 7;
 
-/** x [batch, seq, 8] -> q, k, v projections -> 2 heads -> attention(mask) -> [batch, seq, 8]. */
-export function attentionGraph(mask: MaskExpr): Graph {
+/**
+ * Score biases over the same operands: integer and bool ones (cast to the score dtype),
+ * each with a mask that leaves some rows without a visible key (those rows must stay 0).
+ */
+export const BIASES: { name: string; mask: MaskExpr; bias: MaskExpr }[] = [
+  { name: 'integer bias, fully masked rows', mask: MASKS.find((m) => m.name === 'fully masked rows')!.mask, bias: bin('-', maskRead(RANK, [b, k]), maskRead(RANK, [b, q])) },
+  { name: 'bool bias, padding', mask: maskRead(VALID, [b, k]), bias: maskRead(VALID_T, [k, b]) },
+  // ALiBi's form, a per-head slope times the distance (integer slopes: mask constants are integers)
+  { name: 'slope times distance, causal', mask: bin('<=', k, q), bias: bin('*', bin('+', h, int(1)), bin('-', k, q)) },
+];
+
+/** x [batch, seq, 8] -> q, k, v projections -> 2 heads -> attention(mask, bias) -> [batch, seq, 8]. */
+export function attentionGraph(mask: MaskExpr, bias?: MaskExpr): Graph {
   const g = new GraphBuilder('attention');
   g.symbol('batch');
   g.symbol('seq');
@@ -54,7 +65,7 @@ export function attentionGraph(mask: MaskExpr): Graph {
     const split = g.op('reshape', [g.op('matmul', [x, w])], { shape: ['batch', 'seq', HEADS, D_MODEL / HEADS] });
     return g.op('transpose', [split], { perm: [0, 2, 1, 3] });
   });
-  const att = g.op('attention', [...heads, ...masks], { scale: 0.5, mask });
+  const att = g.op('attention', [...heads, ...masks], bias ? { scale: 0.5, mask, bias } : { scale: 0.5, mask });
   const merged = g.op('reshape', [g.op('transpose', [att], { perm: [0, 2, 1, 3] })], { shape: ['batch', 'seq', D_MODEL] });
   g.output('y', merged);
   return g.finish();

@@ -11,7 +11,7 @@ import type { Tensor } from '../../src/runtime/index.js';
 import { initParams, runGraph } from '../../src/runtime/index.js';
 import { decomposeHighLevel } from '../../src/passes/decompose-high-level.js';
 import {
-  BUCKET_CONFIGS, MASKS, RELATIVE_POSITIONS, attentionGraph, attentionInputs, bucketGraph, decodeGraph, decodeInputs,
+  BIASES, BUCKET_CONFIGS, MASKS, RELATIVE_POSITIONS, attentionGraph, attentionInputs, bucketGraph, decodeGraph, decodeInputs,
   hfRelativePositionBucket, normalTensor, t5AttentionGraph, t5Bias,
 } from './attention-cases.js';
 import { tensor } from '../../src/runtime/index.js';
@@ -108,6 +108,10 @@ describe('decompose-high-level: printed output', () => {
 describe('decompose-high-level: attention masks', () => {
   it.each(MASKS)('$name', ({ mask }) => {
     checkDecomposition(attentionGraph(mask), [attentionInputs(3, 5, 11), attentionInputs(2, 7, 12), attentionInputs(1, 1, 13)]);
+  });
+
+  it.each(BIASES)('$name', ({ mask, bias }) => {
+    checkDecomposition(attentionGraph(mask, bias), [attentionInputs(3, 5, 14), attentionInputs(1, 1, 15)]);
   });
 
   it('gives 0 for a row with no visible key', () => {
