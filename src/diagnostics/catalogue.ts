@@ -65,6 +65,8 @@ export const diag = {
     error('no_outputs', span, 'the model declares no outputs', [hint('add `output name = <expr>`')]),
   unsupported: (span: Span, what: string) =>
     error('unsupported', span, `${what} is not supported yet`),
+  conflicting_arguments: (span: Span, message: string, notes: DiagnosticNote[] = []) =>
+    error('conflicting_arguments', span, message, notes),
 
   // ---- config (src/ir/elaborate, evaluate-config) ---------------------------------------------
   config_cycle: (span: Span, cycle: string[]) =>

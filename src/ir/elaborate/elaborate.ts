@@ -20,7 +20,8 @@ import type { EValue } from './values.js';
 import { asDim, kindName } from './values.js';
 import { NameScope, snakeCase } from './naming.js';
 import { LAYERS, MODULE_APPLY } from './layers.js';
-import { FUNCTIONS, combineMasks, notMask, evalMaskLambda, NAMED_MASKS, NOT_YET } from './functions.js';
+import { FUNCTIONS, NAMED_INITS, NOT_YET } from './functions.js';
+import { combineMasks, notMask, evalMaskLambda, NAMED_MASKS } from './masks.js';
 
 export interface ElaborateOptions {
   overrides?: readonly ConfigOverride[];
@@ -254,9 +255,10 @@ export class Elaborator {
     if (this.blocks.has(name)) return { kind: 'block', name, span };
     if (name in LAYERS || name in FUNCTIONS) return { kind: 'function', name, span };
     if (name in NAMED_MASKS) return NAMED_MASKS[name]!(span);
+    if (name in NAMED_INITS) return NAMED_INITS[name]!(span);
     if ((DTYPES as readonly string[]).includes(name)) return { kind: 'dtype', dtype: name as DType, span };
     if (name in NOT_YET) throw new PtmError(diag.unsupported(span, `${NOT_YET[name]} (\`${name}\`, REFERENCE.md §9)`));
-    const known = [...scope.keys(), ...(parent?.keys() ?? []), ...this.modelScope.keys(), ...this.config.keys(), ...this.blocks.keys(), ...Object.keys(LAYERS), ...Object.keys(FUNCTIONS), ...Object.keys(NAMED_MASKS)];
+    const known = [...scope.keys(), ...(parent?.keys() ?? []), ...this.modelScope.keys(), ...this.config.keys(), ...this.blocks.keys(), ...Object.keys(LAYERS), ...Object.keys(FUNCTIONS), ...Object.keys(NAMED_MASKS), ...Object.keys(NAMED_INITS)];
     throw new PtmError(diag.unknown_name(span, name, nearestName(name, known)));
   }
 

@@ -1,27 +1,28 @@
-// Built-in layers (REFERENCE.md §7.1, §8): Embedding, Linear, LayerNorm, RMSNorm, FFN, Attention.
-// Each creates its parameters under a hierarchical name and emits graph ops; Attention stays one
-// `attention` op between its projections, carrying its mask as a predicate.
+// Built-in layers (REFERENCE.md §7.1, §8): Embedding, Linear, LayerNorm, RMSNorm, FFN, Attention,
+// Parameter (and t5_bias, positions.ts). Each creates its parameters under a hierarchical name and
+// emits graph ops; Attention stays one `attention` op between its projections, carrying its mask as a
+// predicate and T5's relative bias as a score expression.
 import { PtmError } from '../../diagnostics/diagnostic.js';
 import { diag } from '../../diagnostics/catalogue.js';
 import type { Span } from '../../diagnostics/span.js';
+import type { Dim } from '../dim.js';
 import { dimDivExact, shapeToString } from '../dim.js';
 import type { MaskExpr } from '../mask.js';
-import { maskTrue } from '../mask.js';
+import { maskChildren, maskTrue } from '../mask.js';
+import type { Attrs, InitSpec } from '../types.js';
 import type { Args } from './args.js';
 import type { Elaborator } from './elaborate.js';
 import type { EValue, MaskValue, ModuleValue } from './values.js';
 import { kindName } from './values.js';
 import { ACTIVATIONS, ATTENTION_NOT_YET } from './functions.js';
+import { shiftReads } from './masks.js';
+import { layerName } from './naming.js';
+import { attentionPosition, relativeBias, rotate, rotaryTables, t5_bias } from './positions.js';
 
 type Tensor = EValue & { kind: 'tensor' };
 export type LayerFn = (el: Elaborator, args: Args, nameHint?: string) => EValue;
 
 const WEIGHT_STD = 0.02;
-
-/** The local name of a layer: `name: "..."`, else the assignment target (declarations), else by kind. */
-function layerName(el: Elaborator, args: Args, kind: string, hint?: string): string {
-  return args.string(undefined, 'name') ?? el.naming.fresh(hint ?? kind);
-}
 
 /** The last axis of `x`, which must be a known integer (a parameter's size depends on it). */
 function featureDim(x: Tensor, what: string, span: Span): number {
@@ -136,8 +137,9 @@ function activationOf(v: EValue, span: Span): string {
 }
 
 /**
- * `Attention(x, heads: h, mask: m, kv: y, bias: true, scale: s)` (§7.1). Projections q, k, v, o of
- * [d, d]; heads split as [B, T, H, Dh] -> [B, H, T, Dh]; one `attention` op; heads merged; o.
+ * `Attention(x, heads: h, mask: m, kv: y, bias: true, scale: s, position: p)` (§7.1). Projections
+ * q, k, v, o of [d, d]; heads split as [B, T, H, Dh] -> [B, H, T, Dh]; rotary positions turn q and k;
+ * one `attention` op (its operands: q, k, v, the mask's tensors, then a T5 bias table); heads merged; o.
  */
 const Attention: LayerFn = (el, args) => {
   for (const [name, what] of Object.entries(ATTENTION_NOT_YET)) {
@@ -152,6 +154,7 @@ const Attention: LayerFn = (el, args) => {
   if (kvArg && kvArg.value.kind !== 'tensor') throw new PtmError(diag.kind_mismatch(kvArg.span, "a tensor for 'kv' of Attention", kindName(kvArg.value)));
   const kv = (kvArg?.value as Tensor | undefined) ?? x;
   const bias = args.bool(undefined, 'bias', true);
+  const positionArg = args.get(undefined, 'position');
   const local = layerName(el, args, 'attn');
   const scaleArg = args.get(undefined, 'scale');
   args.done(['x']);
@@ -166,28 +169,39 @@ const Attention: LayerFn = (el, args) => {
     if (scaleArg.value.kind !== 'number') throw new PtmError(diag.kind_mismatch(scaleArg.span, "a number for 'scale'", kindName(scaleArg.value)));
     scale = scaleArg.value.value;
   }
-  const [batch, tq] = x.value.type.shape as [number | string, number | string];
-  const [batchKv, tk] = kv.value.type.shape as [number | string, number | string];
-  checkMaskShapes(maskValue, batch, tk);
+  const [batch, tq] = x.value.type.shape as [Dim, Dim];
+  const [batchKv, tk] = kv.value.type.shape as [Dim, Dim];
+  checkMaskShapes(maskValue, { b: batch, q: tq, k: tk });
+  const position = attentionPosition(el, positionArg, { value: heads, span: headsArg.span }, headDim, kvArg);
 
   return el.within(local, () => {
-    const split = (t: Tensor, len: number | string, b: number | string): Tensor => {
+    const split = (t: Tensor, len: Dim, b: Dim): Tensor => {
       const r = el.emit('reshape', [t], { shape: [b, len, heads, headDim] }, args.span);
       return el.emit('transpose', [r], { perm: [0, 2, 1, 3] }, args.span); // [B, H, T, Dh]
     };
-    const q = split(linear(el, x, 'q', d, bias, args.span), tq, batch);
-    const k = split(linear(el, kv, 'k', d, bias, args.span), tk, batchKv);
+    let q = split(linear(el, x, 'q', d, bias, args.span), tq, batch);
+    let k = split(linear(el, kv, 'k', d, bias, args.span), tk, batchKv);
     const v = split(linear(el, kv, 'v', d, bias, args.span), tk, batchKv);
-    const maskOperands = maskValue.tensors.map((value) => ({ kind: 'tensor' as const, value, span: maskValue.span }));
-    const mask = remapReads(maskValue.expr, 3);
-    const o = el.emit('attention', [q, k, v, ...maskOperands], { scale, mask }, args.span); // [B, H, Tq, Dh]
+    if (position?.encoding === 'rotary') {
+      const tables = rotaryTables(el, tq, position, q.value.type.dtype, position.span);
+      q = rotate(el, q, tables, position.dims, headDim, position.span);
+      k = rotate(el, k, tables, position.dims, headDim, position.span);
+    }
+    const operands = [q, k, v, ...maskValue.tensors.map((value): Tensor => ({ kind: 'tensor', value, span: maskValue.span }))];
+    const attrs: Attrs = { scale, mask: shiftReads(maskValue.expr, 3) };
+    if (position?.encoding === 't5_bias') {
+      const { table, bias: scoreBias } = relativeBias(el, position, operands.length, position.span);
+      operands.push(table);
+      attrs.bias = scoreBias;
+    }
+    const o = el.emit('attention', operands, attrs, args.span); // [B, H, Tq, Dh]
     const merged = el.emit('reshape', [el.emit('transpose', [o], { perm: [0, 2, 1, 3] }, args.span)], { shape: [batch, tq, d] }, args.span);
     return linear(el, merged, 'o', d, bias, args.span);
   });
 };
 
-/** padding(valid) must cover the keys: valid is [batch, keys]. */
-function checkMaskShapes(m: MaskValue, batch: number | string, keys: number | string): void {
+/** Each tensor a mask reads with `b`, `q` or `k` must have that axis as long as the batch, queries or keys. */
+function checkMaskShapes(m: MaskValue, lengths: Record<'b' | 'q' | 'k', Dim>): void {
   const walk = (e: MaskExpr): void => {
     if (e.kind === 'read') {
       const t = m.tensors[e.operand]!;
@@ -195,31 +209,40 @@ function checkMaskShapes(m: MaskValue, batch: number | string, keys: number | st
         throw new PtmError(diag.invalid_mask(m.span, `the mask indexes a tensor of shape ${shapeToString(t.type.shape)} with ${e.indices.length} indices`));
       }
       e.indices.forEach((ix, axis) => {
-        const expected = ix.kind === 'var' ? (ix.name === 'b' ? batch : ix.name === 'k' ? keys : undefined) : undefined;
-        if (expected !== undefined && t.type.shape[axis] !== expected) {
-          throw new PtmError(diag.invalid_mask(m.span, `the mask reads axis ${axis} of a tensor ${shapeToString(t.type.shape)} with '${ix.kind === 'var' ? ix.name : ''}', which ranges over ${expected}`));
+        if (ix.kind !== 'var' || ix.name === 'h') return;
+        const expected = lengths[ix.name];
+        if (t.type.shape[axis] !== expected) {
+          const range = ix.name === 'b' ? 'the batch' : ix.name === 'q' ? 'the queries' : 'the keys';
+          throw new PtmError(diag.invalid_mask(m.span, `the mask reads axis ${axis} of a tensor ${shapeToString(t.type.shape)} with '${ix.name}', which ranges over ${range} (${expected})`));
         }
       });
-      e.indices.forEach(walk);
-    } else if (e.kind === 'binary') {
-      walk(e.left);
-      walk(e.right);
-    } else if (e.kind === 'not') walk(e.operand);
+    }
+    maskChildren(e).forEach(walk);
   };
   walk(m.expr);
 }
 
-function remapReads(e: MaskExpr, offset: number): MaskExpr {
-  switch (e.kind) {
-    case 'read': return { kind: 'read', operand: e.operand + offset, indices: e.indices.map((i) => remapReads(i, offset)) };
-    case 'binary': return { ...e, left: remapReads(e.left, offset), right: remapReads(e.right, offset) };
-    case 'not': return { kind: 'not', operand: remapReads(e.operand, offset) };
-    default: return e;
+/**
+ * `Parameter([d0, d1, ...], init: normal(0.02))` (§8.7): a free parameter named by its assignment
+ * (`lm_bias = Parameter(...)` is `lm_bias`), by `name:`, or else `param`, `param_1`, ... in its scope.
+ */
+const Parameter: LayerFn = (el, args, hint) => {
+  const shapeArg = args.require(0, 'shape');
+  const initArg = args.get(undefined, 'init');
+  const local = layerName(el, args, 'param', hint);
+  args.done(['shape']);
+  if (shapeArg.value.kind !== 'list') throw new PtmError(diag.kind_mismatch(shapeArg.span, 'a list of dimensions like [vocab] or [d, d] for the shape of Parameter', kindName(shapeArg.value)));
+  const shape = shapeArg.value.items.map((item) => el.positiveDim(item, item.span, 'a dimension of a parameter'));
+  let init: InitSpec = { kind: 'normal', std: WEIGHT_STD };
+  if (initArg) {
+    if (initArg.value.kind !== 'init') throw new PtmError(diag.kind_mismatch(initArg.span, "an initializer for 'init' of Parameter (zeros, ones or normal(std))", kindName(initArg.value)));
+    init = initArg.value.init;
   }
-}
+  return { kind: 'tensor', value: el.param(local, shape, init, args.span), span: args.span };
+};
 
 export const LAYERS: Record<string, LayerFn> = {
-  Embedding, Linear, LayerNorm: norm(false), RMSNorm: norm(true), FFN, Attention,
+  Embedding, Linear, LayerNorm: norm(false), RMSNorm: norm(true), FFN, Attention, Parameter, t5_bias,
 };
 
 /** Applying a declared module to a tensor: `tok(ids)`, `proj(x)`, `ln(x)`. */

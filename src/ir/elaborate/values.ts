@@ -3,11 +3,11 @@
 import type { Span } from '../../diagnostics/span.js';
 import type { Dim } from '../dim.js';
 import type { MaskExpr } from '../mask.js';
-import type { DType, Value } from '../types.js';
+import type { DType, InitSpec, Value } from '../types.js';
 
 export interface ModuleValue {
   kind: 'module';
-  /** The layer: Embedding, Linear, LayerNorm, RMSNorm. */
+  /** The layer: Embedding, Linear, LayerNorm, RMSNorm, or t5_bias (a shared relative bias table). */
   layer: string;
   /** Hierarchical name prefix of its parameters (`tok`, `layers.3.attn.q`). */
   name: string;
@@ -25,6 +25,29 @@ export interface MaskValue {
   span: Span;
 }
 
+/** An integer argument kept with its span, checked where the value it must fit is known. */
+export interface SpannedInt {
+  value: number;
+  span: Span;
+}
+
+/**
+ * A position encoding for `Attention(..., position: p)` (§7.1). Rotary needs the head size and T5's
+ * bias the head count, both known only at the attention, so they are checked there. A t5_bias bound
+ * by assignment is a module (`rel.weight`), not one of these.
+ */
+export type PositionValue =
+  | { kind: 'position'; encoding: 'rotary'; base: number; dims?: SpannedInt; span: Span }
+  /** `name` replaces the table's local name `rel_bias` under the attention. */
+  | { kind: 'position'; encoding: 't5_bias'; heads?: SpannedInt; buckets: number; maxDistance: number; bidirectional: boolean; name?: string; span: Span };
+
+/** A parameter initializer for `Parameter(shape, init: ...)` (§8.7): `zeros`, `ones`, `normal(std)`. */
+export interface InitValue {
+  kind: 'init';
+  init: InitSpec;
+  span: Span;
+}
+
 export type EValue =
   | { kind: 'tensor'; value: Value; span: Span }
   /** A compile-time number; `dim` is set when it is an integer that may be symbolic (`seq`). */
@@ -37,7 +60,9 @@ export type EValue =
   | { kind: 'function'; name: string; span: Span }
   | { kind: 'block'; name: string; span: Span }
   | ModuleValue
-  | MaskValue;
+  | MaskValue
+  | PositionValue
+  | InitValue;
 
 export function kindName(v: EValue): string {
   switch (v.kind) {
@@ -52,6 +77,8 @@ export function kindName(v: EValue): string {
     case 'block': return `the block '${v.name}'`;
     case 'module': return `the ${v.layer} '${v.name}'`;
     case 'mask': return 'a mask';
+    case 'position': return v.encoding === 'rotary' ? 'a rotary position encoding' : "T5's relative position bias";
+    case 'init': return `the initializer ${v.init.kind === 'normal' ? `normal(${v.init.std})` : v.init.kind}`;
   }
 }
 
