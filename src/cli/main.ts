@@ -1,4 +1,4 @@
-// The `ptm` command line: check, compile, run, graph, weights. Each command returns an exit code;
+// The `ptm` command line: check, compile, run, generate, graph, weights. Each command returns an exit code;
 // diagnostics go to stderr as `file:line:col` with the source line (or JSON with --json), and any
 // other failure is reported as an internal error without a stack trace (PTM_DEBUG=1 shows it).
 import { Command, CommanderError, Option } from 'commander';
@@ -9,6 +9,7 @@ import { compileCommand } from './commands/compile.js';
 import { runCommand } from './commands/run.js';
 import { graphCommand } from './commands/graph.js';
 import { weightsCommand } from './commands/weights.js';
+import { generateCommand } from './commands/generate.js';
 import { acquireDevice, doctor, formatDoctor, probeWebGpu } from '../runtime/webgpu/index.js';
 import { tune, tuneCachePath } from '../runtime/tune.js';
 
@@ -76,6 +77,28 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .addOption(setOption())
     .option('--json', 'print the outputs summary and diagnostics as JSON')
     .action(action((file: string, opts: never) => runCommand(file, opts, io)));
+
+  program
+    .command('generate')
+    .description('generate tokens after a prompt, streaming each new token id to stdout (key/value cache unless --no-cache)')
+    .argument('<file>', '.ptm file')
+    .requiredOption('--prompt <ids>', 'prompt token ids, comma-separated: --prompt 464,2068,7586')
+    .option('--max-tokens <n>', 'new tokens to generate at most', '20')
+    .option('--top-k <k>', 'sample among the k most likely tokens (default: greedy)')
+    .option('--temperature <t>', 'divide the logits by t before sampling (default 1; alone: sample from every token)')
+    .option('--seed <n>', 'seed for sampling, --random inputs and the parameter init', '0')
+    .option('--eos <id>', 'stop after generating this token id')
+    .addOption(new Option('--backend <name>', 'backend to run on').choices(['cpu', 'webgpu']).default('cpu'))
+    .addOption(setOption())
+    .option('--weights <file.safetensors>', 'load parameters from a safetensors file instead of a seeded init')
+    .option('--inputs <file.json>', "the model's other inputs as JSON (an encoder's source ids and mask), batch 1")
+    .option('--random', 'seeded random values for the other inputs (see --seed, --dim)')
+    .option('--dim <name=value>', 'size of a symbolic dimension of the other inputs for --random (repeatable), default 16', collect)
+    .option('--tokens-input <name>', 'the input holding the tokens (default: the integer [batch, seq] input feeding a causal self-attention)')
+    .option('--logits <name>', 'the output holding the logits (default: the [batch, seq, vocab] output)')
+    .option('--no-cache', 'recompute the whole sequence for every token instead of keeping a key/value cache')
+    .option('--json', 'print the tokens and timings (and diagnostics) as JSON at the end instead of streaming')
+    .action(action((file: string, opts: never) => generateCommand(file, opts, io)));
 
   program
     .command('graph')

@@ -53,7 +53,7 @@ export interface GenerateResult {
   tokens: number[];
   stop: 'eos' | 'max_tokens';
   logits?: Float64Array[];
-  /** Milliseconds: the prologue, the prompt's step, and each further token's step. */
+  /** Milliseconds: the prologue (0 without one), the prompt's step, and each further token's step. */
   ms: { prologue: number; prompt: number; tokens: number[] };
 }
 
@@ -124,9 +124,12 @@ export class Generator {
   /** Runs the prologue, then returns a step function: the prompt first, then one token at a time. */
   private async cached(prompt: readonly number[], inputs: Record<string, Tensor>, result: GenerateResult): Promise<(last: number | undefined) => Promise<Float64Array>> {
     const step = this.step!, split = this.split!;
-    const started = performance.now();
-    const carried = this.runners.prologue ? await this.runners.prologue.run(inputs) : new Map<string, Tensor>();
-    result.ms.prologue = performance.now() - started;
+    let carried = new Map<string, Tensor>();
+    if (this.runners.prologue) {
+      const started = performance.now();
+      carried = await this.runners.prologue.run(inputs);
+      result.ms.prologue = performance.now() - started;
+    }
     const fixed: Record<string, Tensor> = { ...inputs };
     for (const name of split.carried) fixed[name] = carried.get(name)!;
     const batch = new Map<string, number>([[step.time, prompt.length], [step.past, 0]]);
