@@ -93,9 +93,14 @@ export function t5BucketThresholds(buckets: number, maxDistance: number, bidirec
   return { maxExact, offset: half, thresholds };
 }
 
+const THRESHOLDS = new Map<string, ReturnType<typeof t5BucketThresholds>>();
+
 /** The bucket of relative position `rel` (= k - q), with the integer thresholds above. */
 export function t5Bucket(rel: number, buckets: number, maxDistance: number, bidirectional: boolean): number {
-  const { maxExact, offset, thresholds } = t5BucketThresholds(buckets, maxDistance, bidirectional);
+  const key = `${buckets}/${maxDistance}/${bidirectional}`;
+  let table = THRESHOLDS.get(key);
+  if (!table) THRESHOLDS.set(key, (table = t5BucketThresholds(buckets, maxDistance, bidirectional)));
+  const { maxExact, offset, thresholds } = table;
   let base = 0, n: number;
   if (bidirectional) {
     if (rel > 0) base = offset;
