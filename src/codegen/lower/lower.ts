@@ -16,6 +16,7 @@ import type { MatmulVariant } from '../templates/matmul.js';
 import { attentionKernel, DEFAULT_ATTENTION_VARIANT } from '../templates/attention.js';
 import type { AttentionVariant } from '../templates/attention.js';
 import { copyKernel } from '../templates/copy.js';
+import { concatPartKernel } from '../templates/concat.js';
 import type { KernelInstance, Strided } from '../templates/instance.js';
 import type { Launch, Program, ProgramBuffer } from './program.js';
 import { STORAGE_BYTES, storageOf } from './program.js';
@@ -156,6 +157,10 @@ class Lowering {
         return this.launchMatmul(op);
       case 'attention':
         return this.launchAttention(op);
+      case 'concat':
+        return this.launchConcat(op);
+      case 'iota':
+        return this.launchIota(op);
       default:
         throw new PtmError(diag.unsupported(op.loc, `the op '${op.op}' on the kernel backends (it runs on --backend cpu)`));
     }
@@ -194,6 +199,34 @@ class Lowering {
       eps: op.attrs.eps as number, out: { shape: [...op.result.type.shape] }, epilogue: bodies[1]!, locs: [op.loc],
     });
     this.push(op, instance, inputs, [op.result.id]);
+  }
+
+  /**
+   * An iota that fusion left standing (read by a matmul or an epilogue, or a graph output): an
+   * elementwise kernel whose body is the iota leaf. Integer iotas are stored as i32, float ones as f32.
+   */
+  private launchIota(op: Op): void {
+    const storage = storageOf(op.result.type.dtype);
+    if (storage === 'u32') throw new PtmError(diag.unsupported(op.loc, `an iota of ${op.result.type.dtype} on the kernel backends`));
+    const start = op.attrs.start as Dim | undefined;
+    const expr: FusedExpr = { kind: 'iota', shape: [op.attrs.length as Dim], axis: 0, ...(start !== undefined && start !== 0 ? { start } : {}), dtype: storage };
+    const instance = elementwiseKernel({ inputs: [], out: { storage, shape: [...op.result.type.shape] }, expr, locs: [op.loc] });
+    this.push(op, instance, [], [op.result.id]);
+  }
+
+  /** concat: one launch per operand, copying it (through its view) into its region of the output. */
+  private launchConcat(op: Op): void {
+    const out = op.result.type.shape;
+    const axis = (op.attrs.axis as number) < 0 ? (op.attrs.axis as number) + out.length : (op.attrs.axis as number);
+    const strides = ownView(op.result.id, out).layout.strides;
+    let start: Dim = 0;
+    for (const x of op.operands) {
+      const view = this.views.get(x.id)!;
+      if (this.chunks.has(view.base)) throw new PtmError(diag.unsupported(op.loc, `concatenating the split parameter '${view.base}' with computed values on the kernel backends`));
+      const dst = { offset: dimMul(start, strides[axis]!), strides };
+      this.push(op, concatPartKernel({ storage: storageOf(x.type.dtype), shape: [...x.type.shape], src: view.layout, dst, locs: [op.loc] }), [view.base], [op.result.id]);
+      start = dimAdd(start, x.type.shape[axis]!);
+    }
   }
 
   private chunkShape(id: string): Dim[] {
@@ -262,16 +295,16 @@ class Lowering {
     const [batch, heads, tq, d] = q.type.shape as [Dim, Dim, Dim, number];
     const tk = k.type.shape[2]!;
     const dv = v.type.shape[3] as number;
-    const mask = op.attrs.mask as MaskExpr;
-    if (op.attrs.bias !== undefined) throw new PtmError(diag.unsupported(op.loc, 'an attention score bias (T5 relative positions) on kernel targets'));
+    const mask = op.attrs.mask as MaskExpr, bias = op.attrs.bias as MaskExpr | undefined;
     const inputs = op.operands.map((x) => this.views.get(x.id)!.base);
     const layout = (x: Value) => this.views.get(x.id)!.layout;
-    const maskInputs = Object.fromEntries(maskOperands(mask).map((i) => [i, { input: i, layout: layout(op.operands[i]!) }]));
+    const reads = new Set([...maskOperands(mask), ...(bias ? maskOperands(bias) : [])]);
+    const maskInputs = Object.fromEntries([...reads].map((i) => [i, { input: i, layout: layout(op.operands[i]!) }]));
     const instance = attentionKernel({
       batch, heads, tq, tk, d, dv, scale: op.attrs.scale as number,
       inputs: inputs.map((id, i) => ({ storage: this.buffers.get(id)!.storage, shape: [...op.operands[i]!.type.shape] })),
       q: { input: 0, layout: layout(q) }, k: { input: 1, layout: layout(k) }, v: { input: 2, layout: layout(v) },
-      out: this.attentionOutLayout(op), mask, maskInputs,
+      out: this.attentionOutLayout(op), mask, ...(bias ? { bias } : {}), maskInputs,
       variant: this.options.attentionVariant ?? DEFAULT_ATTENTION_VARIANT, locs: [op.loc],
     });
     this.push(op, instance, inputs, [op.result.id]);

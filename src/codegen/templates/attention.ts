@@ -1,17 +1,21 @@
 // Flash attention template: one kernel, one workgroup per (query tile, head, batch); key tiles stream
 // through workgroup memory with an online softmax, so no seq x seq matrix is ever stored. The mask
 // predicate is inlined; each key tile is first classified masked / visible / partial (mask-tiles.ts).
+// An optional score bias (T5's relative positions) is inlined too and added to visible keys' scores.
 import type { Span } from '../../diagnostics/span.js';
 import { noSpan } from '../../diagnostics/span.js';
 import { PtmError, diag } from '../../diagnostics/index.js';
 import type { Dim } from '../../ir/dim.js';
 import type { MaskExpr, MaskVar } from '../../ir/mask.js';
+import { maskChildren, maskOperands } from '../../ir/mask.js';
 import type { BufferParam, Expr, SharedArray, Stmt } from '../kernel-ir/types.js';
 import * as k from '../kernel-ir/build.js';
 import { LaunchParams } from './indexing.js';
 import type { BufferBind, KernelInstance, StorageType, Strided } from './instance.js';
 import type { Bounds, RangeRead } from './mask-tiles.js';
-import { i32Domain, rangeReads, safeDivision, tileClassValue } from './mask-tiles.js';
+import { i32Domain, rangeReads, tileClassValue } from './mask-tiles.js';
+import type { MaskEnv } from './mask-expr.js';
+import { emitMask } from './mask-expr.js';
 
 export interface AttentionVariant {
   /** Query rows per workgroup. */
@@ -48,7 +52,9 @@ export interface AttentionSpec {
   out: Strided;
   /** Reads name operands of the graph attention op: 0, 1, 2 are q, k, v; 3.. are mask tensors. */
   mask: MaskExpr;
-  /** Graph operand index -> input and strides per axis of that tensor. */
+  /** Added to scale * q·k of visible keys (T5's W[t5_bucket(k - q, ...), h]); may read f32 tensors. */
+  bias?: MaskExpr;
+  /** Graph operand index -> input and strides per axis of that tensor (every operand the mask or bias reads). */
   maskInputs: Record<number, { input: number; layout: Strided }>;
   variant: AttentionVariant;
   locs: Span[];
@@ -86,6 +92,8 @@ interface Ctx {
   shared: SharedArray[];
   /** The mask variables as i32 (k is bound per key where it is used). */
   vars: Record<MaskVar, Expr>;
+  /** Launch parameters of the `dim(...)` nodes, by dimension. */
+  dims: Map<Dim, Expr>;
   /** Per-tile [min, max] of each range read, by RangeRead.key. */
   rangeBounds: Map<string, Bounds<Expr>>;
 }
@@ -127,9 +135,11 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   };
   const qb = input('q', spec.q.input, 'f32'), kb = input('k', spec.k.input, 'f32'), vb = input('v', spec.v.input, 'f32');
   const maskBuffers = new Map<number, BufferParam>();
+  const predicateReads = new Set(maskOperands(spec.mask));
   for (const [operand, mi] of Object.entries(spec.maskInputs)) {
     const storage = spec.inputs[mi.input]?.storage ?? fail(`mask input ${mi.input} does not exist`);
-    if (storage === 'f32') fail(`the mask reads operand ${operand}, a float tensor`);
+    // A predicate over float elements would need float compares the tile bounds do not model; a bias may read floats.
+    if (storage === 'f32' && predicateReads.has(Number(operand))) fail(`the mask reads operand ${operand}, a float tensor`);
     maskBuffers.set(Number(operand), input(`mask${operand}`, mi.input, storage));
   }
   const out = k.buffer('out', k.f32, 'read_write');
@@ -140,7 +150,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
     spec, p, fail, maskBuffers, qb, kb, vb, out, tq: p.add('tq', spec.tq), tk: p.add('tk', spec.tk),
     tileQ, tileK, TPR, T: TPR * tileQ, Qs, Ks, Ss, shared: [Qs, Ks, Ss],
     vars: { b: k.toI32(u('bi')), h: k.toI32(u('hi')), q: k.toI32(u('qi')), k: k.i(0) },
-    rangeBounds: new Map(),
+    dims: new Map(), rangeBounds: new Map(),
   };
   const qStaged = qReads.map((r, n) => stageRange(ctx, r, n, u('q0'), ctx.tq, tileQ));
   const kStaged = kReads.map((r, n) => stageRange(ctx, r, n, u('k0'), ctx.tk, tileK));
@@ -155,7 +165,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   body.push(k.for_('k0', k.u(0), ctx.tk, [
     k.barrier(), // the previous tile's readers of Ks, Ss and the range tiles are done
     ...(kStaged.length > 0 ? [...kStaged.flatMap((x) => x.stage), k.barrier(), ...kStaged.flatMap((x) => x.reduce)] : []),
-    k.let_('cls', tileClass(ctx)), // 0 masked (skip), 1 partial (test each key), 2 visible
+    ...tileClass(ctx), // cls: 0 masked (skip), 1 partial (test each key), 2 visible
     k.if_(live, stageKeys(ctx)),
     k.barrier(),
     k.if_(live, scores(ctx)),
@@ -171,7 +181,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   }
   return {
     kernel: {
-      name: `attention_${maskName(spec.mask)}_q${tileQ}k${tileK}t${TPR}_d${spec.d}`,
+      name: `attention_${maskName(spec.mask)}${biasName(spec.bias)}_q${tileQ}k${tileK}t${TPR}_d${spec.d}`,
       workgroupSize: [TPR, tileQ, 1], buffers, params: p.uniforms, shared: ctx.shared, body,
       grid: [k.ceilDiv(ctx.tq, tileQ), p.add('heads', spec.heads), p.add('batch', spec.batch)],
       locs: spec.locs,
@@ -220,8 +230,7 @@ function stageRange(ctx: Ctx, r: RangeRead, n: number, start: Expr, limit: Expr,
   ctx.shared.push(arr);
   const lo = `${r.along}r${n}_lo`, hi = `${r.along}r${n}_hi`, j = `${r.along}r${n}_j`;
   ctx.rangeBounds.set(r.key, { lo: iv(lo), hi: iv(hi) });
-  const read = (operand: number, indices: Expr[]) => readMask(ctx, operand, indices);
-  const indices = (x: Expr) => r.indices.map((e, axis) => (axis === r.axis ? k.toI32(x) : emitMask(e, ctx.vars, read, 'int')));
+  const indices = (x: Expr) => r.indices.map((e, axis) => (axis === r.axis ? k.toI32(x) : emitMask(e, maskEnv(ctx), 'int')));
   return {
     stage: cooperative(ctx.T, size, (e) => [k.sharedStore(arr, e, readMask(ctx, r.operand, indices(k.add(start, e))))]),
     reduce: [k.var_(lo, k.i(2147483647)), k.var_(hi, k.i(-2147483648)),
@@ -232,10 +241,11 @@ function stageRange(ctx: Ctx, r: RangeRead, n: number, start: Expr, limit: Expr,
   };
 }
 
-/** The tile's class (i32 0/1/2) by interval arithmetic over q ∈ [q0, q1], k ∈ [k0, k1]. */
-function tileClass(ctx: Ctx): Expr {
+/** `cls`, the tile's class (i32 0/1/2) by interval arithmetic over q ∈ [q0, q1], k ∈ [k0, k1]. */
+function tileClass(ctx: Ctx): Stmt[] {
   const last = (start: Expr, tile: number, size: Expr) => k.toI32(k.sub(k.min(k.add(start, tile), size), 1));
-  return tileClassValue(ctx.spec.mask, i32Domain, {
+  const stmts: Stmt[] = [];
+  const value = tileClassValue(ctx.spec.mask, i32Domain, {
     b: ctx.vars.b, h: ctx.vars.h,
     q: [k.toI32(u('q0')), last(u('q0'), ctx.tileQ, ctx.tq)],
     k: [k.toI32(u('k0')), last(u('k0'), ctx.tileK, ctx.tk)],
@@ -244,7 +254,10 @@ function tileClass(ctx: Ctx): Expr {
       range: (r) => ctx.rangeBounds.get(r.key),
       unknown: (operand) => (ctx.maskBuffers.get(operand)?.type.scalar === 'u32' ? { lo: k.i(0), hi: k.i(1) } : undefined),
     },
+    dim: (d) => dimValue(ctx, d),
   });
+  const cls = k.hoistShared(value, stmts, 'cls_');
+  return [...stmts, k.let_('cls', cls)];
 }
 
 /** Ks[key * (d + 1) + c] = k[b, h, k0 + key, c]; the +1 keeps a thread's rows apart in memory banks. */
@@ -257,21 +270,27 @@ function stageKeys(ctx: Ctx): Stmt[] {
   });
 }
 
-/** Ss[row, key] = q·k (scaled) for this thread's keys lane + t * TPR, or NEG where the key is masked. */
+/** Ss[row, key] = q·k (scaled) + bias for this thread's keys lane + t * TPR, or NEG where the key is masked. */
 function scores(ctx: Ctx): Stmt[] {
   const { spec, tileK, TPR } = ctx;
-  const read = (operand: number, indices: Expr[]) => readMask(ctx, operand, indices);
   const out: Stmt[] = [];
   for (let t = 0; t * TPR < tileK; t++) {
     const key = t === 0 ? u('lane') : k.add(u('lane'), t * TPR), kj = `kj${t}`, dot = `dot${t}`, seen = `seen${t}`, c = `c${t}`;
     const qk = k.mul(k.sharedLoad(ctx.Qs, k.add(k.mul(u('row'), spec.d), u(c))), k.sharedLoad(ctx.Ks, k.add(k.mul(key, spec.d + 1), u(c))));
+    const env = maskEnv(ctx, k.toI32(u(kj)));
+    // Subexpressions a T5 bucket or a read's bounds check repeat become lets (every read is guarded, so hoisting is safe).
+    const maskStmts: Stmt[] = [], biasStmts: Stmt[] = [];
+    const visible = k.hoistShared(emitMask(spec.mask, env, 'bool'), maskStmts, `m${t}_`);
+    // The bias is read for keys past tk too (reads outside a tensor give 0); select keeps only visible ones.
+    const score = spec.bias ? k.add(fv(dot), k.hoistShared(emitMask(spec.bias, env, 'f32'), biasStmts, `b${t}_`)) : fv(dot);
     const one: Stmt[] = [
       k.let_(kj, k.add(u('k0'), key)),
       k.var_(dot, k.f(0)),
       k.for_(c, k.u(0), spec.d, [k.assign(dot, k.add(fv(dot), qk))]),
       k.var_(seen, k.lt(u(kj), ctx.tk)),
-      k.if_(k.eq(iv('cls'), 1), [k.assign(seen, k.and(k.ref(seen, k.bool), emitMask(spec.mask, { ...ctx.vars, k: k.toI32(u(kj)) }, read, 'bool')))]),
-      k.sharedStore(ctx.Ss, k.add(k.mul(u('row'), tileK), key), k.select(k.ref(seen, k.bool), fv(dot), k.f(NEG))),
+      k.if_(k.eq(iv('cls'), 1), [...maskStmts, k.assign(seen, k.and(k.ref(seen, k.bool), visible))]),
+      ...biasStmts,
+      k.sharedStore(ctx.Ss, k.add(k.mul(u('row'), tileK), key), k.select(k.ref(seen, k.bool), score, k.f(NEG))),
     ];
     out.push(...(tileK % TPR === 0 ? one : [k.if_(k.lt(key, tileK), one)]));
   }
@@ -312,13 +331,45 @@ function cooperative(T: number, count: number, f: (e: Expr) => Stmt[]): Stmt[] {
 
 function maskName(m: MaskExpr): string {
   if (m.kind === 'const') return m.value ? 'full' : 'none';
-  if (m.kind === 'binary' && m.op === '<=' && m.left.kind === 'var' && m.left.name === 'k' && m.right.kind === 'var' && m.right.name === 'q') return 'causal';
+  if (m.kind === 'binary' && m.op === '<=' && m.left.kind === 'var' && m.left.name === 'k') {
+    const r = m.right;
+    if (r.kind === 'var' && r.name === 'q') return 'causal';
+    // decoding with a cache: k <= q + dim(past)
+    if (r.kind === 'binary' && r.op === '+' && r.left.kind === 'var' && r.left.name === 'q' && r.right.kind === 'dim') return 'causal_offset';
+  }
   return 'masked';
 }
 
+/** The bias part of a kernel name: none, T5's relative bias (bidirectional or not), or another bias. */
+function biasName(bias: MaskExpr | undefined): string {
+  if (!bias) return '';
+  const t5: MaskExpr[] = [];
+  const walk = (e: MaskExpr): void => {
+    if (e.kind === 't5_bucket') t5.push(e);
+    maskChildren(e).forEach(walk);
+  };
+  walk(bias);
+  if (t5.length === 0) return '_bias';
+  return t5.every((e) => e.kind === 't5_bucket' && e.bidirectional) ? '_t5bias' : '_t5bias_causal';
+}
+
+/** The mask variables (k bound to `key` where a key is at hand), reads through the layouts, dims as launch parameters. */
+function maskEnv(ctx: Ctx, key?: Expr): MaskEnv {
+  return { vars: key ? { ...ctx.vars, k: key } : ctx.vars, read: (operand, indices) => readMask(ctx, operand, indices), dim: (d) => dimValue(ctx, d) };
+}
+
+/** dim(d) as i32: a constant, or launch parameter `dim<n>` (numbered by first use; values are Dims bound at run time). */
+function dimValue(ctx: Ctx, d: Dim): Expr {
+  if (typeof d === 'number') return k.i(d);
+  let value = ctx.dims.get(d);
+  if (!value) ctx.dims.set(d, (value = k.toI32(ctx.p.add(`dim${ctx.dims.size}`, d))));
+  return value;
+}
+
 /**
- * Element of mask operand `operand` at i32 `indices` through its strided layout, as i32 (bools 0/1);
- * an index outside the tensor reads 0 (the reference rejects it; a kernel must not fault).
+ * Element of mask operand `operand` at i32 `indices` through its strided layout, as i32 (bools 0/1)
+ * or, for a float tensor (a bias table), f32; an index outside the tensor reads 0 (the reference
+ * rejects it; a kernel must not fault).
  */
 function readMask(ctx: Ctx, operand: number, indices: Expr[]): Expr {
   const mi = ctx.spec.maskInputs[operand], buf = ctx.maskBuffers.get(operand);
@@ -334,36 +385,8 @@ function readMask(ctx: Ctx, operand: number, indices: Expr[]): Expr {
   const flat = sum([mi.layout.offset === 0 ? undefined : ctx.p.add(`mask${operand}_off`, mi.layout.offset),
     ...indices.map((x, axis) => strideTerm(ctx.p, k.toU32(x), mi.layout.strides[axis]!, `mask${operand}_s${axis}`))]);
   const value = k.load(buf, k.select(inside, flat, k.u(0)));
-  return k.select(inside, k.toI32(value), k.i(0));
+  return buf.type.scalar === 'f32' ? k.select(inside, value, k.f(0)) : k.select(inside, k.toI32(value), k.i(0));
 }
 
 /** i32(u) of a u32: an index from workgroup/thread ids, never negative. */
 const isId = (x: Expr): boolean => x.k === 'cast' && x.a.type.scalar === 'u32';
-
-/** The predicate in kernel IR with evalMask's semantics (truncating `/`, `%` with the dividend's sign, x / 0 = 0). */
-function emitMask(m: MaskExpr, vars: Record<MaskVar, Expr>, read: (operand: number, indices: Expr[]) => Expr, want: 'int' | 'bool'): Expr {
-  const e = emitMaskRaw(m, vars, read);
-  if (want === 'bool') return e.type.scalar === 'bool' ? e : k.ne(e, 0);
-  return e.type.scalar === 'bool' ? k.select(e, k.i(1), k.i(0)) : e;
-}
-
-function emitMaskRaw(m: MaskExpr, vars: Record<MaskVar, Expr>, read: (operand: number, indices: Expr[]) => Expr): Expr {
-  const int = (x: MaskExpr) => emitMask(x, vars, read, 'int'), bool = (x: MaskExpr) => emitMask(x, vars, read, 'bool');
-  switch (m.kind) {
-    case 'const': return m.bool ? k.lit(k.bool, m.value) : k.i(m.value);
-    case 'var': return vars[m.name];
-    case 'read': return read(m.operand, m.indices.map(int));
-    case 'not': return k.not(bool(m.operand));
-    case 'binary':
-      switch (m.op) {
-        case '&': return k.and(bool(m.left), bool(m.right));
-        case '|': return k.or(bool(m.left), bool(m.right));
-        case '/': case '%': return safeDivision(m.op, int(m.left), int(m.right));
-        case '+': case '-': case '*': return k.bin(m.op, int(m.left), int(m.right));
-        default: return k.bin(m.op, int(m.left), int(m.right));
-      }
-    case 'dim':
-    case 't5_bucket':
-      throw new PtmError(diag.unsupported(noSpan(), `'${m.kind}' in an attention mask is not compiled to kernels yet`));
-  }
-}

@@ -2,7 +2,10 @@
 // arithmetic over the predicate with q ∈ [q0, q1], k ∈ [k0, k1] and b, h exact says whether a
 // (query tile, key tile) is fully masked, fully visible or partial. One evaluator, two number domains:
 // JS numbers (`classifyTile`, unit-tested against brute force) and i32 kernel IR (run once per tile).
+// `dim(d)` values are launch parameters: exact and the same for every tile.
+import type { Dim } from '../../ir/dim.js';
 import type { MaskExpr, MaskVar } from '../../ir/mask.js';
+import { maskChildren, t5BucketThresholds } from '../../ir/mask.js';
 import type { Expr } from '../kernel-ir/types.js';
 import * as k from '../kernel-ir/build.js';
 
@@ -52,6 +55,8 @@ export interface TileEnv<V> {
   q: [V, V];
   k: [V, V];
   reads: TileReads<V>;
+  /** The value of a dimension expression (`dim(past)`). */
+  dim(d: Dim): V;
 }
 
 /** True when `m` does not depend on q or k (so it is exact over a tile). */
@@ -92,11 +97,8 @@ export function rangeReads(m: MaskExpr): RangeRead[] {
     if (e.kind === 'read') {
       const r = rangeRead(e);
       if (r) out.set(r.key, r);
-      e.indices.forEach(walk);
-    } else if (e.kind === 'binary') {
-      walk(e.left);
-      walk(e.right);
-    } else if (e.kind === 'not') walk(e.operand);
+    }
+    maskChildren(e).forEach(walk);
   };
   walk(m);
   return [...out.values()];
@@ -109,6 +111,8 @@ const isExact = <V>(b: Bounds<V>): boolean => b.lo === b.hi;
 export function maskBounds<V>(m: MaskExpr, D: Domain<V>, env: TileEnv<V>): Bounds<V> | undefined {
   switch (m.kind) {
     case 'const': return exactly(D.c(m.value), m.bool);
+    case 'dim': return exactly(env.dim(m.dim));
+    case 't5_bucket': return t5Bounds(m, maskBounds(m.rel, D, env), D);
     case 'var': {
       const v: MaskVar = m.name;
       return v === 'q' ? { lo: env.q[0], hi: env.q[1] } : v === 'k' ? { lo: env.k[0], hi: env.k[1] } : exactly(env[v]);
@@ -218,6 +222,39 @@ function modBounds<V>(a: Bounds<V>, b: Bounds<V>, D: Domain<V>): Bounds<V> {
   return { lo: D.min(zero, D.max(a.lo, D.sub(zero, limit))), hi: D.max(zero, D.min(a.hi, limit)) };
 }
 
+type T5Node = Extract<MaskExpr, { kind: 't5_bucket' }>;
+
+/** T5's bucket of a distance n >= 0 before the direction offset: min(n, maxExact) + #{thresholds <= n}. */
+function t5Distance<V>(D: Domain<V>, n: V, t: ReturnType<typeof t5BucketThresholds>): V {
+  return t.thresholds.reduce((sum, threshold) => D.add(sum, D.le(D.c(threshold), n)), D.min(n, D.c(t.maxExact)));
+}
+
+/**
+ * T5's relative-position bucket of `rel` = k - q with integer compares only (t5BucketThresholds):
+ * bidirectional, keys after the query take the upper half of the buckets; otherwise only keys
+ * before it are told apart (n = max(-rel, 0)).
+ */
+export function t5BucketOf<V>(D: Domain<V>, rel: V, node: T5Node): V {
+  const t = t5BucketThresholds(node.buckets, node.maxDistance, node.bidirectional);
+  const zero = D.c(0), minus = D.sub(zero, rel);
+  if (!node.bidirectional) return t5Distance(D, D.max(minus, zero), t);
+  return D.add(D.select(D.lt(zero, rel), D.c(t.offset), zero), t5Distance(D, D.max(rel, minus), t));
+}
+
+/**
+ * Bounds of the bucket over rel ∈ [lo, hi]: the distance part is non-decreasing in n; bidirectional,
+ * every bucket of rel > 0 (>= offset) lies above every bucket of rel <= 0 (< offset).
+ */
+function t5Bounds<V>(node: T5Node, rel: Bounds<V> | undefined, D: Domain<V>): Bounds<V> {
+  const t = t5BucketThresholds(node.buckets, node.maxDistance, node.bidirectional);
+  if (!rel) return { lo: D.c(0), hi: D.c((node.bidirectional ? t.offset : 0) + t.thresholds.length + t.maxExact) };
+  if (isExact(rel)) return exactly(t5BucketOf(D, rel.lo, node));
+  const zero = D.c(0), f = (n: V) => t5Distance(D, n, t), upper = (n: V) => D.add(D.c(t.offset), f(n));
+  const nearest = f(D.max(D.sub(zero, rel.hi), zero)), farthest = f(D.max(D.sub(zero, rel.lo), zero));
+  if (!node.bidirectional) return { lo: nearest, hi: farthest };
+  return { lo: D.select(D.lt(zero, rel.lo), upper(rel.lo), nearest), hi: D.select(D.lt(zero, rel.hi), upper(rel.hi), farthest) };
+}
+
 /** 0 masked, 1 partial, 2 visible, from the truth bounds of the whole predicate. */
 export function tileClassValue<V>(mask: MaskExpr, D: Domain<V>, env: TileEnv<V>): V {
   const t = truth(maskBounds(mask, D, env), D);
@@ -252,6 +289,8 @@ export interface TileRanges {
   read?: (operand: number, indices: number[]) => number;
   /** Operands known to hold 0/1 (bounds [0, 1] where an element is unknown). */
   boolOperands?: ReadonlySet<number>;
+  /** Values of the symbolic dimensions a mask's `dim(...)` nodes use. */
+  dims?: Readonly<Record<string, number>>;
 }
 
 /** The class of one tile: 'masked' and 'visible' are guarantees; 'partial' means "test each element". */
@@ -274,7 +313,12 @@ export function classifyTile(mask: MaskExpr, ranges: TileRanges): TileClass {
     },
     unknown: (operand) => (boolOperands?.has(operand) ? { lo: 0, hi: 1 } : undefined),
   };
-  const value = tileClassValue(mask, numberDomain, { b: ranges.b, h: ranges.h, q: ranges.q, k: ranges.k, reads });
+  const dim = (d: Dim): number => {
+    const v = typeof d === 'number' ? d : ranges.dims?.[d];
+    if (v === undefined) throw new Error(`classifyTile: no value for dim(${d})`);
+    return v;
+  };
+  const value = tileClassValue(mask, numberDomain, { b: ranges.b, h: ranges.h, q: ranges.q, k: ranges.k, reads, dim });
   return value === 0 ? 'masked' : value === 2 ? 'visible' : 'partial';
 }
 
