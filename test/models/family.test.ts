@@ -208,10 +208,10 @@ function glmReference(w: Weights, x: Inputs, c: Config): Outputs {
 const MASK = 3, START = 4, PAD = 0;
 
 /**
- * GLM's input for one text with blanked spans (§2.1): Part A is the text with each span replaced by
- * [MASK]; Part B is, per span, [START] and the span's tokens but the last (the model predicts the span
- * and an [END] from these). Position ids: in Part A the index, in Part B the span's [MASK] index.
- * Block position ids: 0 in Part A, 1 .. span length in Part B. Padded with PAD at the end.
+ * GLM's input for one text with blanked spans (§2.1, Figure 2): Part A is the text with each span
+ * replaced by [MASK]; Part B is, per span, [START] and the span's tokens (the outputs there are the
+ * span's tokens and [END]). Position ids: in Part A the index, in Part B the span's [MASK] index.
+ * Block position ids: 0 in Part A, 1 .. span length + 1 in Part B. Padded with PAD at the end.
  */
 function blankInfilling(text: number[], spans: [number, number][], seq: number) {
   const ids: number[] = [], positions: number[] = [], blocks: number[] = [];
@@ -227,7 +227,7 @@ function blankInfilling(text: number[], spans: [number, number][], seq: number) 
   const partA = ids.length;
   ids.forEach((_, t) => { positions.push(t); blocks.push(0); });
   spans.forEach(([start, len], s) => {
-    const span = [START, ...text.slice(start, start + len - 1)];
+    const span = [START, ...text.slice(start, start + len)];
     span.forEach((id, i) => { ids.push(id); positions.push(maskAt[s]!); blocks.push(i + 1); });
   });
   while (ids.length < seq) { ids.push(PAD); positions.push(0); blocks.push(0); }
@@ -235,10 +235,10 @@ function blankInfilling(text: number[], spans: [number, number][], seq: number) 
   return { ids, positions, blocks, partA };
 }
 
-const GLM_SEQ = 12;
+const GLM_SEQ = 14;
 const GLM_ROWS = [
-  blankInfilling([10, 11, 12, 13, 14, 15, 16, 17, 18, 19], [[2, 2], [6, 3]], GLM_SEQ), // A: 7 tokens, B: 2 + 3
-  blankInfilling([20, 21, 22, 23, 24, 25, 26, 27, 28], [[1, 3]], GLM_SEQ), //              A: 7 tokens, B: 3, then 2 PAD
+  blankInfilling([10, 11, 12, 13, 14, 15, 16, 17, 18, 19], [[2, 2], [6, 3]], GLM_SEQ), // A: 7 tokens, B: 3 + 4
+  blankInfilling([20, 21, 22, 23, 24, 25, 26, 27, 28], [[1, 3]], GLM_SEQ), //              A: 7 tokens, B: 4, then 3 PAD
 ];
 
 const MEMBERS: Record<string, Member> = {
@@ -655,6 +655,11 @@ describe('GLM', () => {
     const tablesSwapped = new Map([...b.params, ['pos.weight', b.params.get('block_pos.weight')!], ['block_pos.weight', b.params.get('pos.weight')!]]);
     expect(relativeError(run64(b, tablesSwapped, swapped).get('logits')!.data, b.f64.get('logits')!.data)).toBeLessThanOrEqual(1e-12);
     // Part B tokens share their span's [MASK] position and count up inside the span.
-    expect(GLM_ROWS[0]).toMatchObject({ partA: 7, positions: [0, 1, 2, 3, 4, 5, 6, 2, 2, 5, 5, 5], blocks: [0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 2, 3] });
+    expect(GLM_ROWS[0]).toMatchObject({
+      ids: [10, 11, MASK, 14, 15, MASK, 19, START, 12, 13, START, 16, 17, 18],
+      partA: 7,
+      positions: [0, 1, 2, 3, 4, 5, 6, 2, 2, 2, 5, 5, 5, 5],
+      blocks: [0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 1, 2, 3, 4],
+    });
   });
 });
