@@ -3,13 +3,25 @@
 import { readFileSync } from 'node:fs';
 import { compileGraph } from '../../src/api.js';
 import type { Graph } from '../../src/ir/types.js';
-import { initParams } from '../../src/runtime/index.js';
+import { initParams, tensor } from '../../src/runtime/index.js';
 import type { ParamSource, Tensor } from '../../src/runtime/index.js';
 
 export const TINY_GPT2 = { layers: 2, d: 64, heads: 4, vocab: 97, ctx: 64 };
 
 export function tinyGpt2(): Graph {
   return compileGraph(readFileSync('models/gpt2.ptm', 'utf8'), { file: 'models/gpt2.ptm', set: TINY_GPT2 }).graph;
+}
+
+export const TINY_T5 = { layers: 2, d: 64, heads: 4, vocab: 97, ff: 128 };
+
+/** models/t5.ptm: relative position bias (t5_bucket) in the decoder's causal self-attention, RMSNorm, cross-attention. */
+export function tinyT5(): Graph {
+  return compileGraph(readFileSync('models/t5.ptm', 'utf8'), { file: 'models/t5.ptm', set: TINY_T5 }).graph;
+}
+
+/** Source inputs for the encoder-decoders: six ids, the last one padding. */
+export function sourceInputs(): Record<string, Tensor> {
+  return { src: tensor('i32', [1, 6], [3, 9, 5, 6, 7, 2]), src_valid: tensor('bool', [1, 6], [1, 1, 1, 1, 1, 0]) };
 }
 
 /** Encoder (bidirectional, padding mask), decoder (causal self-attention, cross-attention), learned positions. */
