@@ -6,11 +6,12 @@
 //
 // Tolerances, each stated where used:
 // - WebGPU vs CPU reference: relative error norm ||a - b|| / ||b|| <= 1e-4 (as test/program): f32 with
-//   other summation orders, measured ~3e-7.
-// - onnxruntime vs CPU reference: relative error norm <= 1e-5: both f32, ORT's MLAS sums in f32 with
-//   FMA where ours accumulates matmuls in f64; measured ~2e-7.
+//   other summation orders, measured 7e-7 to 1.7e-6 on the tiny models, 1.3e-5 for T5 at 150 tokens
+//   against float64 (T5's unscaled scores and the larger weights used there amplify f32 rounding).
+// - onnxruntime vs CPU reference: the same bound: both f32, ORT's MLAS sums in f32 with FMA where ours
+//   accumulates matmuls in f64; measured 5e-7 to 2.3e-6.
 // - ptm's CPU reference in float64 vs the float64 references: relative error norm <= 1e-12, i.e. only
-//   summation order and erf's last digits (measured ~1e-15); a deliberately wrong reference (CONTROL)
+//   summation order and erf's last digits (measured 5e-16 to 1.7e-14); a deliberately wrong reference (CONTROL)
 //   must differ by > 1e-3.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,6 +118,43 @@ describe('published sizes', () => {
   }
 });
 
+// ---- weights ------------------------------------------------------------------------------------
+
+/** f(), computed on first use (so that collecting the tests, or running others, does not pay for it). */
+function once<T>(f: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: f() }).v;
+}
+
+/** A small deterministic generator (mulberry32), independent of ptm's. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * ptm's seeded weights, the normal ones scaled from std 0.02 to 0.2 (so that attention is far from
+ * uniform and masks and positions change the logits visibly), and every ones/zeros-initialized tensor
+ * (norm gains and biases, projection and logit biases) replaced by random values, so that each matters.
+ */
+function weights(graph: Graph, seed: number): Map<string, Tensor> {
+  const params = initParams(graph, seed);
+  const next = random(seed);
+  for (const p of graph.params) {
+    const t = params.get(p.name)!;
+    const base = p.init.kind === 'ones' ? 1 : 0;
+    const value = p.init.kind === 'normal' ? (v: number) => v * 10 : () => base + (next() - 0.5) * 0.6;
+    params.set(p.name, tensor(t.dtype, t.shape, Float32Array.from(t.data, value)));
+  }
+  return params;
+}
+
 // ---- tiny models on every backend ----------------------------------------------------------------
 
 const TINY: Record<Name, Record<string, number>> = {
@@ -173,7 +211,7 @@ describe('tiny models (layers 2, d 64) on every backend, batch 2, 7 source and 5
     describe(name, () => {
       const run = () => {
         const c = tiny(name);
-        const params = initParams(c.graph, 3);
+        const params = weights(c.graph, 3);
         const inputs = randomInputs(c.graph, 4, SIZES);
         const reference = runGraph(c.graph, { inputs, params, precision: 'f32' }).outputs.get('logits')!;
         return { c, params, inputs, reference };
@@ -186,12 +224,12 @@ describe('tiny models (layers 2, d 64) on every backend, batch 2, 7 source and 5
         expect(relativeError(outputs.get('logits')!.data, reference.data)).toBeLessThanOrEqual(1e-4);
       });
 
-      test('onnxruntime-node agrees on the exported ONNX (relative error norm <= 1e-5)', async () => {
+      test('onnxruntime-node agrees on the exported ONNX (relative error norm <= 1e-4)', async () => {
         const { c, params, inputs, reference } = run();
         const session = await ort.InferenceSession.create(exportOnnx(c.graph, params).model);
         const theirs = (await session.run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, toOrt(v)])))).logits!.data as Float32Array;
         expect(Math.max(...theirs.map(Math.abs))).toBeGreaterThan(1e-2); // not trivially zero
-        expect(relativeError(theirs, reference.data)).toBeLessThanOrEqual(1e-5);
+        expect(relativeError(theirs, reference.data)).toBeLessThanOrEqual(1e-4);
       });
 
       test('every kernel renders to WGSL, and the CUDA build passes nvcc -Werror all-warnings', async () => {
@@ -205,41 +243,6 @@ describe('tiny models (layers 2, d 64) on every backend, batch 2, 7 source and 5
 });
 
 // ---- mechanisms against float64 references ---------------------------------------------------------
-
-/** f(), computed on first use (so that collecting the tests, or running others, does not pay for it). */
-function once<T>(f: () => T): () => T {
-  let value: { v: T } | undefined;
-  return () => (value ??= { v: f() }).v;
-}
-
-/** A small deterministic generator (mulberry32), independent of ptm's. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-/**
- * ptm's seeded weights, the normal ones scaled from std 0.02 to 0.2 (so that attention is far from
- * uniform and masks and positions change the logits visibly), and every ones/zeros-initialized tensor
- * (norm gains and biases, projection and logit biases) replaced by random values, so that each matters.
- */
-function weights(graph: Graph, seed: number): Map<string, Tensor> {
-  const params = initParams(graph, seed);
-  const next = random(seed);
-  for (const p of graph.params) {
-    const t = params.get(p.name)!;
-    const base = p.init.kind === 'ones' ? 1 : 0;
-    const value = p.init.kind === 'normal' ? (v: number) => v * 10 : () => base + (next() - 0.5) * 0.6;
-    params.set(p.name, tensor(t.dtype, t.shape, Float32Array.from(t.data, value)));
-  }
-  return params;
-}
 
 /** Our model in float64 on the CPU reference, one [batch, tgt_len, vocab] output. */
 function runF64(graph: Graph, params: Map<string, Tensor>, inputs: Record<string, Tensor>): Tensor {
