@@ -14,9 +14,11 @@ import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
 import { encDec, params, sourceInputs, TINY_GPT2, tinyGpt2, tinyT5 } from './helpers.js';
 
 const TOLERANCE = 1e-4;
+let device: WebGpuDevice;
 let webgpu: GenerateBackend;
 beforeAll(async () => {
-  webgpu = { kind: 'kernels', device: await WebGpuDevice.create(), lower: { maxBindingBytes: 128 * 2 ** 20 } };
+  device = await WebGpuDevice.create();
+  webgpu = { kind: 'kernels', device, lower: { maxBindingBytes: 128 * 2 ** 20 } };
 });
 
 function maxRelativeDiff(a: readonly Float64Array[], b: readonly Float64Array[]): number {
@@ -78,8 +80,8 @@ describe('concat on the kernel backends (the cache append)', () => {
     test(`n = ${n}, m = ${m}: exactly the CPU reference`, async () => {
       const inputs = { a: values([2, n, 3, 4]), b: values([2, 3, m, 4]) };
       const reference = runGraph(graph, { inputs, params: new Map() }).outputs.get('y')!;
-      for (const device of [new InterpreterDevice(), (webgpu as { device: WebGpuDevice }).device]) {
-        const ours = (await ProgramSession.create(program, new Map(), device).run(inputs)).get('y')!;
+      for (const on of [new InterpreterDevice(), device]) {
+        const ours = (await ProgramSession.create(program, new Map(), on).run(inputs)).get('y')!;
         expect(ours.shape).toEqual([2, 3, n + m, 4]);
         expect(Array.from(ours.data)).toEqual(Array.from(reference.data));
       }
