@@ -442,7 +442,15 @@ describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   beforeAll(async () => {
     // Start nvcc now; the CUDA tests await it.
     build = (async () => {
-      const emitted = writeEmitted(dir, kernelsOf(NAMES.map((name) => tiny(name).compiled.program)));
+      // A model that does not compile fails its own tests; the others still get their nvcc check.
+      const compiles = (name: string): boolean => {
+        try {
+          return tiny(name) !== undefined;
+        } catch {
+          return false;
+        }
+      };
+      const emitted = writeEmitted(dir, kernelsOf(NAMES.filter(compiles).map((name) => tiny(name).compiled.program)));
       return { output: await make(dir), fingerprints: new Set(emitted.manifest.kernels.map((k) => k.fingerprint)) };
     })();
     build.catch(() => {}); // reported by the tests that await it
