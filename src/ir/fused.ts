@@ -1,7 +1,8 @@
 // Fused elementwise expressions in the graph IR: the bodies of fused ops (fused_elementwise,
 // fused_matmul epilogues, fused_row prologues). A tree of elementwise graph ops over leaves: the
-// fused op's operands, constants, the accumulator, embedding lookups. Text form: an s-expression,
-// `(gelu_tanh (add acc $2))`, `(gather [$0] 50257 $1 [batch, seq, 768])`, `1.5:f32`.
+// fused op's operands, constants, the accumulator, embedding lookups, positions (iota). Text form: an
+// s-expression, `(gelu_tanh (add acc $2))`, `(gather [$0] 50257 $1 [batch, seq, 768])`, `1.5:f32`,
+// `(iota:i32 [seq, 1] 0 past)`.
 import type { Dim } from './dim.js';
 import { parseDim, shapeToString } from './dim.js';
 import { broadcastShapes, inferType, ShapeError } from './ops.js';
@@ -16,9 +17,16 @@ export type FusedLeaf =
   /**
    * Row `ids[outer]` of a [rows, D] table at column = the last index: an embedding lookup. The table
    * is operand `tables[0]`, or split in chunks of `rowsPerChunk` rows across `tables` (binding limits).
-   * `ids` is an integer operand, or `iota` (arange along the ids' one axis). `shape` = ids.shape + [D].
+   * `ids` is an integer operand, or `iota` (positions start, start+1, ... along the ids' one axis;
+   * start defaults to 0, decoding with a key/value cache starts at `past`). `shape` = ids.shape + [D].
    */
-  | { kind: 'gather'; tables: number[]; rowsPerChunk: number; ids: { kind: 'input'; index: number } | { kind: 'iota' }; shape: Dim[] };
+  | { kind: 'gather'; tables: number[]; rowsPerChunk: number; ids: { kind: 'input'; index: number } | { kind: 'iota'; start?: Dim }; shape: Dim[] }
+  /**
+   * The iota op's values start, start+1, ... (start defaults to 0) laid along `axis` of `shape`, every
+   * other axis of size 1: an iota, or an iota reshaped to e.g. [seq, 1] for an outer product with
+   * frequencies (sinusoidal and rotary position tables).
+   */
+  | { kind: 'iota'; shape: Dim[]; axis: number; start?: Dim; dtype: 'f32' | 'i32' };
 
 export type FusedExpr = FusedLeaf | { kind: 'op'; op: string; args: FusedExpr[]; to?: 'f32' | 'i32' | 'bool' };
 
@@ -83,6 +91,11 @@ export function inferFused(e: FusedExpr, operands: readonly TensorType[], acc?: 
       } else if (e.shape.length !== 2) throw new ShapeError('gather: iota ids have one axis');
       return { dtype: tables[0]!.dtype, shape: [...e.shape] };
     }
+    case 'iota':
+      if (!Number.isInteger(e.axis) || e.axis < 0 || e.axis >= e.shape.length) throw new ShapeError(`iota: axis ${e.axis} is not an axis of ${shapeToString(e.shape)}`);
+      if (e.shape.some((d, a) => a !== e.axis && d !== 1)) throw new ShapeError(`iota: ${shapeToString(e.shape)} has axes of size other than 1 besides axis ${e.axis}`);
+      if (typeof e.shape[e.axis] === 'number' && (e.shape[e.axis] as number) < 0) throw new ShapeError(`iota: negative length ${e.shape[e.axis]}`);
+      return { dtype: e.dtype, shape: [...e.shape] };
     case 'op': {
       const args = e.args.map((a) => inferFused(a, operands, acc));
       if (!FUSABLE_OPS.has(e.op)) throw new ShapeError(`'${e.op}' cannot be fused elementwise`);
@@ -104,10 +117,17 @@ export function printFused(e: FusedExpr): string {
     case 'acc': return 'acc';
     case 'const': return `${printConstValue(e.value, e.dtype)}:${e.dtype}`;
     case 'gather':
-      return `(gather [${e.tables.map((t) => `$${t}`).join(', ')}] ${e.rowsPerChunk} ${e.ids.kind === 'iota' ? 'iota' : `$${e.ids.index}`} [${e.shape.join(', ')}])`;
+      return `(gather [${e.tables.map((t) => `$${t}`).join(', ')}] ${e.rowsPerChunk} ${printIds(e.ids)} [${e.shape.join(', ')}])`;
+    case 'iota':
+      return `(iota:${e.dtype} [${e.shape.join(', ')}] ${e.axis}${e.start !== undefined ? ` ${e.start}` : ''})`;
     case 'op':
       return `(${e.op}${e.to ? `:${e.to}` : ''} ${e.args.map(printFused).join(' ')})`;
   }
+}
+
+function printIds(ids: Extract<FusedExpr, { kind: 'gather' }>['ids']): string {
+  if (ids.kind === 'input') return `$${ids.index}`;
+  return ids.start === undefined ? 'iota' : `(iota ${ids.start})`;
 }
 
 /** `1.0` for an f32 integer, `-0.0`, `1e+21`, `inf`: text that Number() reads back to the same double. */
@@ -126,6 +146,19 @@ export function parseFused(text: string): FusedExpr {
   };
   const next = (): string => tokens[pos++] ?? fail('more input');
   const operand = (tok: string): number => (/^\$\d+$/.test(tok) ? Number(tok.slice(1)) : fail('an operand like $0'));
+  const dim = (tok: string): Dim => {
+    try {
+      return parseDim(tok);
+    } catch {
+      return fail('a dimension');
+    }
+  };
+  const dims = (): Dim[] => {
+    if (next() !== '[') fail("'['");
+    const out: Dim[] = [];
+    for (let t = next(); t !== ']'; t = next()) if (t !== ',') out.push(dim(t));
+    return out;
+  };
   const expr = (): FusedExpr => {
     const tok = next();
     if (tok === 'acc') return { kind: 'acc' };
@@ -139,12 +172,24 @@ export function parseFused(text: string): FusedExpr {
         const rowsPerChunk = Number(next());
         if (!Number.isSafeInteger(rowsPerChunk)) fail('a chunk size');
         const idsTok = next();
-        const ids = idsTok === 'iota' ? { kind: 'iota' as const } : { kind: 'input' as const, index: operand(idsTok) };
-        if (next() !== '[') fail("'['");
-        const shape: Dim[] = [];
-        for (let t = next(); t !== ']'; t = next()) if (t !== ',') shape.push(parseDim(t));
+        let ids: Extract<FusedExpr, { kind: 'gather' }>['ids'];
+        if (idsTok === 'iota') ids = { kind: 'iota' };
+        else if (idsTok === '(') {
+          if (next() !== 'iota') fail("'iota'");
+          ids = { kind: 'iota', start: dim(next()) };
+          if (next() !== ')') fail("')'");
+        } else ids = { kind: 'input', index: operand(idsTok) };
+        const shape = dims();
         if (next() !== ')') fail("')'");
         return { kind: 'gather', tables, rowsPerChunk, ids, shape };
+      }
+      if (head === 'iota:f32' || head === 'iota:i32') {
+        const shape = dims();
+        const axis = Number(next());
+        if (!Number.isSafeInteger(axis)) fail('an axis');
+        const start = tokens[pos] === ')' ? undefined : dim(next());
+        if (next() !== ')') fail("')'");
+        return { kind: 'iota', shape, axis, ...(start !== undefined ? { start } : {}), dtype: head.slice(5) as 'f32' };
       }
       const [op, to] = head.split(':') as [string, string | undefined];
       const args: FusedExpr[] = [];

@@ -4,6 +4,7 @@
 // unchanged (the expansion's last op takes it over); every new op carries the loc of the fused op.
 import { diag } from '../diagnostics/catalogue.js';
 import { PtmError } from '../diagnostics/diagnostic.js';
+import type { Dim } from '../ir/dim.js';
 import { shapeToString } from '../ir/dim.js';
 import type { FusedExpr } from '../ir/fused.js';
 import { printFused } from '../ir/fused.js';
@@ -41,8 +42,12 @@ class Emitter extends OpEmitter {
         // Chunk c holds rows [c·rowsPerChunk, (c+1)·rowsPerChunk): stacked, they are the whole table.
         const chunks = e.tables.map((t) => operand(operands, t));
         const table = chunks.length === 1 ? chunks[0]! : this.emit('concat', chunks, { axis: 0 });
-        const ids = e.ids.kind === 'input' ? operand(operands, e.ids.index) : this.emit('iota', [], { length: e.shape[0]!, dtype: 'i32' });
+        const ids = e.ids.kind === 'input' ? operand(operands, e.ids.index) : this.emit('iota', [], iotaAttrs(e.shape[0]!, 'i32', e.ids.start));
         return this.emit('gather', [table, ids], { axis: 0 });
+      }
+      case 'iota': {
+        const iota = this.emit('iota', [], iotaAttrs(e.shape[e.axis]!, e.dtype, e.start));
+        return e.shape.length === 1 ? iota : this.emit('reshape', [iota], { shape: [...e.shape] });
       }
       case 'op': {
         const args = e.args.map((a) => this.expr(a, operands, acc));
@@ -50,6 +55,10 @@ class Emitter extends OpEmitter {
       }
     }
   }
+}
+
+function iotaAttrs(length: Dim, dtype: 'f32' | 'i32', start: Dim | undefined): Attrs {
+  return start === undefined ? { length, dtype } : { length, dtype, start };
 }
 
 function operand(operands: readonly Value[], index: number): Value {

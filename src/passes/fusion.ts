@@ -1,6 +1,7 @@
 // Shared machinery of the fuse-* passes: use counts, turning elementwise graph ops into fused
 // bodies, and rebuilding a graph where some ops are replaced by fused ones. A fused op takes the
 // place (and the result id) of the last op it absorbs, so every value it reads is already defined.
+import type { Dim } from '../ir/dim.js';
 import type { FusedExpr } from '../ir/fused.js';
 import { FUSABLE_OPS, fusedOperands } from '../ir/fused.js';
 import type { Graph, Op, Value } from '../ir/types.js';
@@ -57,10 +58,33 @@ export class FusedOperands {
   }
 }
 
+/** An `iota` op's start attribute as a fused leaf holds it: absent when it is 0. */
+const iotaStart = (op: Op): { start?: Dim } => (op.attrs.start === undefined || op.attrs.start === 0 ? {} : { start: op.attrs.start as Dim });
+
 /**
- * The fused body computing `v`: producers that are elementwise (or embedding gathers, constants)
- * and read only here are absorbed recursively; everything else is an operand. `absorbed` collects
- * the ops that disappear into the body.
+ * `v` as an iota leaf when it is an f32/i32 iota, or a reshape of one that only adds axes of size 1
+ * (`reshape(iota(seq), [seq, 1])`). The iota (and reshape) ops are absorbed when this is their one use;
+ * otherwise they stay for their other readers (and dead-code elimination drops them if none is left).
+ */
+function iotaLeaf(v: Value, ctx: { producer: Map<string, Op>; uses: Map<string, number>; outputs: Set<string>; absorbed: Set<Op> }): FusedExpr | undefined {
+  const only = (x: Value) => (ctx.uses.get(x.id) ?? 0) === 1 && !ctx.outputs.has(x.id);
+  let op = ctx.producer.get(v.id);
+  const reshape = op?.op === 'reshape' ? op : undefined;
+  if (reshape) op = ctx.producer.get(reshape.operands[0]!.id);
+  if (op?.op !== 'iota' || (op.attrs.dtype !== 'f32' && op.attrs.dtype !== 'i32')) return undefined;
+  const length = op.attrs.length as Dim, shape = v.type.shape;
+  const axis = shape.length === 1 ? 0 : shape.findIndex((d) => d === length);
+  if (axis < 0 || shape.some((d, a) => a !== axis && d !== 1)) return undefined;
+  if (reshape && only(reshape.result)) ctx.absorbed.add(reshape);
+  if (only(op.result) && (!reshape || ctx.absorbed.has(reshape))) ctx.absorbed.add(op);
+  return { kind: 'iota', shape: [...shape], axis, ...iotaStart(op), dtype: op.attrs.dtype };
+}
+
+/**
+ * The fused body computing `v`: producers that are elementwise (or embedding gathers, constants,
+ * positions) and read only here are absorbed recursively; everything else is an operand. `absorbed`
+ * collects the ops that disappear into the body. Iotas become leaves only in bodies without an
+ * accumulator (elementwise bodies, row prologues): an epilogue reads them as operands.
  */
 export function bodyOf(
   v: Value,
@@ -79,13 +103,15 @@ export function bodyOf(
     ctx.absorbed.add(op);
     const [table, ids] = op.operands as [Value, Value];
     const idsOp = ctx.producer.get(ids.id);
-    const iota = idsOp?.op === 'iota' && idsOp.attrs.dtype === 'i32' && idsOp.attrs.start === undefined;
+    const iota = idsOp?.op === 'iota' && idsOp.attrs.dtype === 'i32';
     if (iota && (ctx.uses.get(ids.id) ?? 0) === 1 && !ctx.outputs.has(ids.id)) ctx.absorbed.add(idsOp);
     return {
       kind: 'gather', tables: [operands.add(table)], rowsPerChunk: table.type.shape[0] as number,
-      ids: iota ? { kind: 'iota' } : { kind: 'input', index: operands.add(ids) }, shape: [...op.result.type.shape],
+      ids: iota ? { kind: 'iota', ...iotaStart(idsOp) } : { kind: 'input', index: operands.add(ids) }, shape: [...op.result.type.shape],
     };
   }
+  const iota = acc ? undefined : iotaLeaf(v, ctx);
+  if (iota) return iota;
   if (op && singleUse && isElementwise(op)) {
     ctx.absorbed.add(op);
     const args = op.operands.map((o) => bodyOf(o, operands, ctx, acc));

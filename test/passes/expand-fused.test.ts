@@ -122,6 +122,27 @@ describe('expand-fused: each fused op equals its unfused graph', () => {
     expect(expanded.ops.map((op) => op.op)).toEqual(['slice', 'slice', 'slice', 'concat', 'gather', 'iota', 'gather', 'add']);
   });
 
+  it('fused_elementwise: positions from a start (iota leaves, iota gather ids), and a body of an iota alone', () => {
+    // positions batch .. batch+4 of wpe [16, 6]; angles (3 .. 7) * freq; the position row batch .. batch+4 as f32
+    const [withFused, without] = pair((g, fusedSide) => {
+      const x = g.input('x', f32(['batch', 5, 6]));
+      const wpe = g.param('wpe', f32([16, 6]), normal);
+      const freq = g.param('freq', f32([1, 6]), normal);
+      if (fusedSide) {
+        g.output('h', fused(g, 'fused_elementwise', [x, wpe, freq], { expr: '(add (add $0 (gather [$1] 16 (iota batch) [5, 6])) (sin (mul (cast:f32 (iota:i32 [5, 1] 0 3)) $2)))' }));
+        g.output('p', fused(g, 'fused_elementwise', [], { expr: '(iota:f32 [1, 5] 1 batch)' }));
+      } else {
+        // another route to the same numbers: slices of longer iotas and of the table
+        const positions = g.op('slice', [g.op('iota', [], { length: 8, dtype: 'i32' })], { axis: 0, start: 3, end: 8, step: 1 });
+        const angles = g.op('sin', [g.op('mul', [g.op('cast', [g.op('reshape', [positions], { shape: [5, 1] })], { to: 'f32' }), freq])]);
+        g.output('h', g.op('add', [g.op('add', [x, g.op('slice', [wpe], { axis: 0, start: 'batch', end: 'batch+5', step: 1 })]), angles]));
+        g.output('p', g.op('reshape', [g.op('slice', [g.op('iota', [], { length: 'batch+5', dtype: 'f32' })], { axis: 0, start: 'batch', end: 'batch+5', step: 1 })], { shape: [1, 5] }));
+      }
+    });
+    const expanded = check(withFused, without, { x: normalTensor([3, 5, 6], 8) });
+    expect(expanded.ops.filter((op) => op.op === 'iota').map((op) => op.attrs.start)).toEqual(['batch', 3, 'batch']);
+  });
+
   it.each(['none', 'layer_norm', 'rms_norm'])('fused_matmul with norm %s and a bias + gelu_tanh + residual epilogue', (norm) => {
     const [withFused, without] = pair((g, fusedSide) => {
       const x = g.input('x', f32(['batch', 3, 8]));

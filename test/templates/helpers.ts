@@ -102,8 +102,12 @@ export function buildFused(b: GraphBuilder, e: FusedExpr, operands: Value[], acc
     case 'gather': {
       const tables = e.tables.map((t) => operands[t]!);
       const table = tables.length === 1 ? tables[0]! : b.op('concat', tables, { axis: 0 });
-      const ids = e.ids.kind === 'input' ? operands[e.ids.index]! : b.op('iota', [], { length: e.shape[0]!, dtype: 'i32' });
+      const ids = e.ids.kind === 'input' ? operands[e.ids.index]! : b.op('iota', [], { length: e.shape[0]!, dtype: 'i32', ...(e.ids.start !== undefined ? { start: e.ids.start } : {}) });
       return b.op('gather', [table, ids], { axis: 0 });
+    }
+    case 'iota': {
+      const iota = b.op('iota', [], { length: e.shape[e.axis]!, dtype: e.dtype, ...(e.start !== undefined ? { start: e.start } : {}) });
+      return e.shape.length === 1 ? iota : b.op('reshape', [iota], { shape: e.shape });
     }
     case 'op':
       return b.op(e.op, e.args.map((a) => buildFused(b, a, operands, acc)), e.op === 'cast' ? { to: e.to ?? 'f32' } : {});

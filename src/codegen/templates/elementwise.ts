@@ -13,6 +13,7 @@ import type { LaunchParams } from './indexing.js';
 import { LaunchParams as Params, broadcastStrides, collapseAxes, contiguousStrides, flatGlobalId, grid2d, stridedOffset, unravelIndex } from './indexing.js';
 
 export type GatherLeaf = Extract<FusedLeaf, { kind: 'gather' }>;
+export type IotaLeaf = Extract<FusedLeaf, { kind: 'iota' }>;
 
 /** A tensor operand of a template: its storage and (symbolic) row-major shape. */
 export interface OperandSpec {
@@ -34,18 +35,23 @@ export interface ElementwiseSpec {
 const WORKGROUP = 256;
 const MAX_RANK = 6;
 
-/** Input leaves (operand indices, first-use order) and gather leaves of expressions. */
-export function fusedLeaves(...exprs: FusedExpr[]): { inputs: number[]; gathers: GatherLeaf[] } {
+/** Input leaves (operand indices, first-use order), gather leaves and distinct iota leaves of expressions. */
+export function fusedLeaves(...exprs: FusedExpr[]): { inputs: number[]; gathers: GatherLeaf[]; iotas: IotaLeaf[] } {
   const inputs: number[] = [];
   const gathers: GatherLeaf[] = [];
+  const iotas: IotaLeaf[] = [];
   const walk = (e: FusedExpr): void => {
     if (e.kind === 'input' && !inputs.includes(e.index)) inputs.push(e.index);
     else if (e.kind === 'gather' && !gathers.includes(e)) gathers.push(e);
+    else if (e.kind === 'iota' && iotaIndex(iotas, e) < 0) iotas.push(e);
     else if (e.kind === 'op') e.args.forEach(walk);
   };
   exprs.forEach(walk);
-  return { inputs, gathers };
+  return { inputs, gathers, iotas };
 }
+
+/** Position of an iota leaf among `iotas`, by value (equal leaves share their index math). */
+export const iotaIndex = (iotas: readonly IotaLeaf[], leaf: IotaLeaf): number => iotas.findIndex((x) => JSON.stringify(x) === JSON.stringify(leaf));
 
 /** Graph op names of an expression in evaluation order, for kernel names (`add_gelu`). */
 export function describeOps(e: FusedExpr, limit = 4): string[] {
@@ -55,7 +61,7 @@ export function describeOps(e: FusedExpr, limit = 4): string[] {
       x.args.forEach(walk);
       const name = x.op === 'cast' ? `cast_${x.to ?? 'f32'}` : x.op;
       if (!names.includes(name)) names.push(name);
-    } else if (x.kind === 'gather' && !names.includes('gather')) names.push('gather');
+    } else if ((x.kind === 'gather' || x.kind === 'iota') && !names.includes(x.kind)) names.push(x.kind);
   };
   walk(e);
   return names.slice(0, limit);
@@ -70,6 +76,8 @@ export interface LeafAddress {
   ids(g: number): Expr;
   /** Table column of gather g (in vec4 units when its tables are read as vec4). */
   column(g: number): Expr;
+  /** Position (u32, before its start) of iota leaf n at the element; templates keep it lane-invariant. */
+  iota(n: number): Expr;
 }
 
 /**
@@ -81,6 +89,7 @@ export class FusedReader {
   private readonly declared = new Map<number, BufferParam>();
   private readonly gatherRows = new Map<number, { row: Expr; chunk?: Expr; local: Expr }>();
   readonly gathers: GatherLeaf[];
+  readonly iotas: IotaLeaf[];
 
   constructor(
     private readonly inputs: readonly OperandSpec[],
@@ -89,7 +98,13 @@ export class FusedReader {
     private readonly lanes: 1 | 4 = 1,
     private readonly vectorInputs: ReadonlySet<number> = new Set(),
   ) {
-    this.gathers = fusedLeaves(...exprs).gathers;
+    ({ gathers: this.gathers, iotas: this.iotas } = fusedLeaves(...exprs));
+  }
+
+  /** A start of positions (iota leaf or iota gather ids) as a u32: a constant, or launch parameter `name`. */
+  private start(start: Dim | undefined, name: string): Expr | undefined {
+    if (start === undefined || start === 0) return undefined;
+    return typeof start === 'number' ? k.u(start) : this.params.add(name, start);
   }
 
   /** The buffers declared so far, ordered by input index, with their bindings. */
@@ -124,7 +139,10 @@ export class FusedReader {
       const rows = this.params.add(`g${n}_rows`, g.tables.map((t) => this.inputs[t]!.shape[0]!).reduce(dimAdd));
       const last = k.sub(rows, 1);
       let row: Expr;
-      if (g.ids.kind === 'iota') row = k.min(at.ids(n), last);
+      if (g.ids.kind === 'iota') {
+        const start = this.start(g.ids.start, `g${n}_start`);
+        row = k.min(start ? k.add(at.ids(n), start) : at.ids(n), last);
+      }
       else {
         if (this.inputs[g.ids.index]!.storage !== 'i32') throw new Error('kernel template: gather ids must have i32 storage');
         row = k.min(k.toU32(k.max(k.load(this.buffer(g.ids.index), at.ids(n)), 0)), last);
@@ -165,12 +183,12 @@ export class FusedReader {
    */
   emit(e: FusedExpr, at: LeafAddress, stmts: Stmt[], prefix: string, acc?: Expr[]): Expr[] {
     const leafLanes = new Map<string, Expr[]>();
-    const lanesOf = (leaf: FusedLeaf & { kind: 'input' | 'acc' | 'gather' }): Expr[] => {
+    const lanesOf = (leaf: FusedLeaf & { kind: 'input' | 'acc' | 'gather' | 'iota' }): Expr[] => {
       if (leaf.kind === 'acc') {
         if (!acc) throw new Error('kernel template: the expression reads acc, which this template does not provide');
         return acc;
       }
-      const key = leaf.kind === 'input' ? `x${leaf.index}` : `g${this.gathers.indexOf(leaf)}`;
+      const key = leaf.kind === 'input' ? `x${leaf.index}` : leaf.kind === 'iota' ? `i${iotaIndex(this.iotas, leaf)}` : `g${this.gathers.indexOf(leaf)}`;
       const known = leafLanes.get(key);
       if (known) return known;
       let value: Expr;
@@ -179,6 +197,12 @@ export class FusedReader {
         const loaded = this.load(leaf.index, at.input(leaf.index));
         stmts.push(k.let_(name, loaded));
         value = k.ref(name, loaded.type);
+      } else if (leaf.kind === 'iota') {
+        // start + position, converted once: exact in i32, and in f32 up to 2^24.
+        const n = iotaIndex(this.iotas, leaf), start = this.start(leaf.start, `iota${n}_start`);
+        const position = start ? k.add(at.iota(n), start) : at.iota(n);
+        stmts.push(k.let_(name, leaf.dtype === 'f32' ? k.toF32(position) : k.toI32(position)));
+        value = k.ref(name, leaf.dtype === 'f32' ? k.f32 : k.i32);
       } else {
         const n = this.gathers.indexOf(leaf);
         value = this.gatherValue(n, at.column(n), stmts, name);
@@ -224,17 +248,20 @@ export function toStorage(value: Expr, storage: StorageType, what: string): Expr
  */
 export function elementwiseKernel(spec: ElementwiseSpec): KernelInstance {
   const out = spec.out.shape;
-  const { inputs, gathers } = fusedLeaves(spec.expr);
-  // Strides over the output axes: output, then each input leaf, then per gather its ids and column.
+  const { inputs, gathers, iotas } = fusedLeaves(spec.expr);
+  // Strides over the output axes: output, then each input leaf, then per gather its ids and column,
+  // then per iota leaf its position (an iota is a contiguous tensor of its shape, never stored).
   const sets: Dim[][] = [contiguousStrides(out), ...inputs.map((i) => broadcastStrides(spec.inputs[i]!.shape, out))];
   for (const g of gathers) {
     sets.push([...broadcastStrides(g.shape.slice(0, -1), out.slice(0, -1)), 0]);
     sets.push(broadcastStrides(g.shape.slice(-1), out));
   }
+  const iotaSet = 1 + inputs.length + 2 * gathers.length;
+  for (const leaf of iotas) sets.push(broadcastStrides(leaf.shape, out));
   const layout = collapseAxes(out, sets);
   const rank = layout.shape.length;
   if (rank > MAX_RANK) throw new Error(`kernel template: ${rank} axes after collapsing (at most ${MAX_RANK})`);
-  const vector = spec.vectorize !== false && vectorizable(spec, layout.strides, layout.shape, inputs, gathers);
+  const vector = spec.vectorize !== false && vectorizable(spec, layout.strides, layout.shape, inputs, gathers) && iotas.every((_, n) => layout.strides[iotaSet + n]!.at(-1) === 0);
   // In vec4 mode the last axis counts groups of 4 and vec4 operands' other strides count vec4s.
   const lastAxis = rank - 1;
   const shape = vector ? layout.shape.map((d, a) => (a === lastAxis ? dimDivExact(d, 4)! : d)) : layout.shape;
@@ -261,6 +288,7 @@ export function elementwiseKernel(spec: ElementwiseSpec): KernelInstance {
     input: (i) => offset(1 + inputs.indexOf(i), `in${i}`),
     ids: (g) => offset(1 + inputs.length + 2 * g, `g${g}_ids`),
     column: (g) => offset(1 + inputs.length + 2 * g + 1, `g${g}_col`),
+    iota: (n) => offset(iotaSet + n, `iota${n}`),
   };
 
   const reader = new FusedReader(spec.inputs, params, [spec.expr], vector ? 4 : 1, vectorInputs);

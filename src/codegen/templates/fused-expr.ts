@@ -13,11 +13,12 @@ export { FUSABLE_OPS } from '../../ir/fused.js';
  * Kernel IR for `e`. `leaf` loads an input or gives the accumulator; the result is f32, i32 or bool
  * scalar (or vec4 when the leaves are vec4 and the ops allow it).
  */
-export function emitFused(e: FusedExpr, leaf: (l: FusedLeaf & { kind: 'input' | 'acc' | 'gather' }) => Expr): Expr {
+export function emitFused(e: FusedExpr, leaf: (l: FusedLeaf & { kind: 'input' | 'acc' | 'gather' | 'iota' }) => Expr): Expr {
   switch (e.kind) {
     case 'input':
     case 'acc':
     case 'gather':
+    case 'iota':
       return leaf(e);
     case 'const':
       return e.dtype === 'f32' ? k.f(e.value) : e.dtype === 'i32' ? k.i(e.value) : k.lit(k.bool, e.value);
@@ -45,8 +46,8 @@ export function applyOp(op: string, a: Expr[], to?: 'f32' | 'i32' | 'bool'): Exp
     case 'abs': return k.abs(x);
     case 'exp': return k.exp(x);
     case 'log': return k.log(x);
-    case 'sin': return k.math('sin', x);
-    case 'cos': return k.math('cos', x);
+    case 'sin': return k.math('sin', reduceTurns(x));
+    case 'cos': return k.math('cos', reduceTurns(x));
     case 'sqrt': return k.sqrt(x);
     case 'rsqrt': return k.rsqrt(x);
     case 'tanh': return tanh(x);
@@ -73,6 +74,18 @@ export function applyOp(op: string, a: Expr[], to?: 'f32' | 'i32' | 'bool'): Exp
     case 'cast': return k.cast(to === 'i32' ? k.i32 : to === 'bool' ? k.bool : k.f32, x.type.scalar === 'bool' && to === 'f32' ? k.select(x, k.f(1), k.f(0)) : x);
     default: throw new Error(`kernel IR: '${op}' is not an elementwise op`);
   }
+}
+
+/**
+ * x - n·2π with n = round(x / 2π), so sin and cos see |r| <= π (plus rounding): WGSL bounds their
+ * error only on [-π, π] (2^-11 absolute; a GPU's fast sine loses accuracy with |x|), and position
+ * angles reach thousands. Cody–Waite: 2π = C1 + C2 + C3 with C1 (8 significant bits) and C2 (12)
+ * short enough that n·C1 and n·C2 are exact in f32 for |n| < 4096, i.e. |x| < 25700.
+ */
+const TWO_PI_PARTS = [6.28125, 1.93500518798828125e-3, 3.019916050561733e-7] as const;
+function reduceTurns(x: Expr): Expr {
+  const n = k.floor(k.add(k.mul(x, 1 / (2 * Math.PI)), 0.5));
+  return TWO_PI_PARTS.reduce((r, c) => k.sub(r, k.mul(n, c)), x);
 }
 
 /** 1 / (1 + exp(-x)), written to stay finite for large |x|. */

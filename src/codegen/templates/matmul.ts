@@ -135,7 +135,7 @@ export function matmulKernel(spec: MatmulSpec): KernelInstance {
     ctx.epilogueBuffers.set(i, input(`e${i}`, i));
   }
   // The output type follows the epilogue (a bool result is stored as u32 0/1).
-  const probe = emitFused(epilogue, (l) => (l.kind === 'acc' ? k.f(0) : l.kind === 'input' ? leafValue(ctx, l.index, k.u(0), k.u(0)) : fail('an embedding lookup in a matmul epilogue')));
+  const probe = emitFused(epilogue, (l) => (l.kind === 'acc' ? k.f(0) : l.kind === 'input' ? leafValue(ctx, l.index, k.u(0), k.u(0)) : fail(`${l.kind === 'gather' ? 'an embedding lookup' : 'an iota'} in a matmul epilogue`)));
   ctx.out = k.buffer('out', probe.type.scalar === 'bool' ? k.u32 : { scalar: probe.type.scalar, lanes: 1 }, 'read_write');
   buffers.push(ctx.out);
   bind.push({ kind: 'output', index: 0 });

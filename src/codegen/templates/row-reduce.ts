@@ -44,12 +44,13 @@ export function rowReduceKernel(spec: RowReduceSpec): KernelInstance {
   const cached = cols + wg <= SHARED_FLOATS;
   const epilogue = spec.epilogue ?? { kind: 'acc' };
   const affine = affineExpr(spec);
-  const { inputs, gathers } = fusedLeaves(spec.x, affine, epilogue);
+  const { inputs, gathers, iotas } = fusedLeaves(spec.x, affine, epilogue);
 
-  // Outer addressing (per row) over out[:-1]: the row itself, each input leaf, each gather's ids;
-  // along the row an input either runs contiguously (column stride 1) or is constant (0).
+  // Outer addressing (per row) over out[:-1]: the row itself, each input leaf, each gather's ids, each
+  // iota's position; along the row an input (or iota) either runs contiguously (stride 1) or is constant (0).
   const full = inputs.map((i) => broadcastStrides(spec.inputs[i]!.shape, out));
-  const sets: Dim[][] = [contiguousStrides(outer), ...full.map((s) => s.slice(0, -1)), ...gathers.map((g) => broadcastStrides(g.shape.slice(0, -1), outer))];
+  const iotaFull = iotas.map((leaf) => broadcastStrides(leaf.shape, out));
+  const sets: Dim[][] = [contiguousStrides(outer), ...full.map((s) => s.slice(0, -1)), ...gathers.map((g) => broadcastStrides(g.shape.slice(0, -1), outer)), ...iotaFull.map((s) => s.slice(0, -1))];
   const layout = collapseAxes(outer, sets);
   const params = new LaunchParams();
   const rows = params.add('rows', dimProduct(outer));
@@ -68,6 +69,7 @@ export function rowReduceKernel(spec: RowReduceSpec): KernelInstance {
   };
   const inputBase = inputs.map((i, n) => base(1 + n, `in${i}`));
   const idsBase = gathers.map((_, n) => base(1 + inputs.length + n, `g${n}_ids`));
+  const iotaBase = iotas.map((_, n) => base(1 + inputs.length + gathers.length + n, `iota${n}`));
   const reader = new FusedReader(spec.inputs, params, [spec.x, affine, epilogue]);
   reader.resolveGathers({ ids: (n) => idsBase[n]! }, perRow);
   perRow.push(k.let_('row_start', k.mul(row, colsParam)));
@@ -75,12 +77,10 @@ export function rowReduceKernel(spec: RowReduceSpec): KernelInstance {
 
   // Element j of the row: loop variable `j` of each pass.
   const j = k.ref('j', k.u32);
+  const along = (start: Expr, strides: Dim[]): Expr => (strides.at(-1) !== 1 ? start : start.k === 'const' && start.value === 0 ? j : k.add(start, j));
   const at: LeafAddress = {
-    input: (i) => {
-      const n = inputs.indexOf(i), start = inputBase[n]!;
-      if (full[n]!.at(-1) !== 1) return start;
-      return start.k === 'const' && start.value === 0 ? j : k.add(start, j);
-    },
+    input: (i) => along(inputBase[inputs.indexOf(i)]!, full[inputs.indexOf(i)]!),
+    iota: (n) => along(iotaBase[n]!, iotaFull[n]!),
     ids: (n) => idsBase[n]!,
     column: (n) => (broadcastStrides(gathers[n]!.shape.slice(-1), [cols])[0] === 1 ? j : k.u(0)),
   };

@@ -138,9 +138,10 @@ export class ProgramSession {
    * silent wrong answer, so ids are checked here, on the host, as the CPU reference does.
    */
   private checkIds(inputs: Record<string, Tensor>, symbols: Map<string, number>): void {
-    for (const { length, rows, loc } of this.positions) {
-      const n = evalDim(length, symbols);
-      if (n > rows) throw new PtmError(diag.input_mismatch(loc, `positions run to ${n - 1} (length ${length} = ${n}), but the position table has ${rows} rows`));
+    for (const { start, length, rows, loc } of this.positions) {
+      const first = evalDim(start, symbols), n = evalDim(length, symbols);
+      const from = start === 0 ? '' : ` from ${start} = ${first}`;
+      if (first + n > rows) throw new PtmError(diag.input_mismatch(loc, `positions run to ${first + n - 1} (length ${length} = ${n}${from}), but the position table has ${rows} rows`));
     }
     for (const { input, rows, loc } of this.ids) {
       const t = inputs[input.name]!;
@@ -190,12 +191,12 @@ function embeddingIds(program: Program): { input: Input; rows: number; loc: Span
   return out;
 }
 
-/** Lookups whose ids are positions (arange): their length must not exceed the table. */
-function positionIds(program: Program): { length: Dim; rows: number; loc: Span }[] {
-  const out: { length: Dim; rows: number; loc: Span }[] = [];
+/** Lookups whose ids are positions (arange from start, 0 or `past`): start + length must not exceed the table. */
+function positionIds(program: Program): { start: Dim; length: Dim; rows: number; loc: Span }[] {
+  const out: { start: Dim; length: Dim; rows: number; loc: Span }[] = [];
   for (const op of program.graph.ops) {
     const walk = (e: FusedExpr): void => {
-      if (e.kind === 'gather' && e.ids.kind === 'iota') out.push({ length: e.shape[0]!, rows: e.tables.reduce((n, t) => n + (op.operands[t]!.type.shape[0] as number), 0), loc: op.loc });
+      if (e.kind === 'gather' && e.ids.kind === 'iota') out.push({ start: e.ids.start ?? 0, length: e.shape[0]!, rows: e.tables.reduce((n, t) => n + (op.operands[t]!.type.shape[0] as number), 0), loc: op.loc });
       else if (e.kind === 'op') e.args.forEach(walk);
     };
     for (const attr of ['expr', 'x', 'epilogue'] as const) if (op.attrs[attr]) walk(op.attrs[attr] as FusedExpr);
