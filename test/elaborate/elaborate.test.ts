@@ -73,6 +73,18 @@ describe('blocks and repeats (§5.2, §5.3)', () => {
     expect(consts).toEqual([1, 2, 3]);
   });
 
+  test('repeat evaluates its arguments once: a layer in an argument is made once, not per copy', () => {
+    const src = model(`  input x: f32[batch, seq, d]
+  block Add(h, y) {
+    return h + y
+  }
+  output y = repeat(layers) Add(LayerNorm(x, name: "first"), LayerNorm(x, name: "other"))`, 'd = 8  layers = 3');
+    const g = graphOf(src);
+    expect(paramNames(g)).toEqual(['first.weight', 'first.bias', 'other.weight', 'other.bias']);
+    expect(g.ops.filter((o) => o.op === 'layer_norm').length).toBe(2);
+    expect(g.ops.filter((o) => o.op === 'add').length).toBe(3);
+  });
+
   test('a block called directly gets a snake_case prefix; modules bound by assignment take the name', () => {
     const g = graphOf(model(`  input x: f32[batch, d]
   block FeedForward(h) {

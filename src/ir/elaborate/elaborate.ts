@@ -444,12 +444,21 @@ export class Elaborator {
     }
     if (e.args.length === 0 || e.args[0]!.name) throw new PtmError(diag.missing_argument(e.span, e.block.name, 'the value fed through the repeat (first positional argument)'));
     const prefix = e.count.kind === 'name' ? this.naming.fresh(e.count.name) : this.naming.fresh('repeat');
+    // Arguments are evaluated once (§5.3): the first is fed through, the others are the same for every
+    // copy, unless `as i` makes them depend on the copy (then they are evaluated per copy, with i bound).
     let carried: EValue | undefined;
+    let first: Args | undefined;
     for (let i = 0; i < count; i++) {
-      const extra: Scope = new Map(scope);
-      if (e.indexName) extra.set(e.indexName.name, { kind: 'number', value: i, isInteger: true, span: e.indexName.span });
-      const args = this.bindArgs(e.block.name, e, scope, parent, extra);
-      if (carried) args.positional[0] = { value: carried, span: carried.span };
+      let args: Args;
+      if (i === 0 || e.indexName) {
+        const extra: Scope = new Map(scope);
+        if (e.indexName) extra.set(e.indexName.name, { kind: 'number', value: i, isInteger: true, span: e.indexName.span });
+        args = this.bindArgs(e.block.name, i === 0 ? e : { ...e, args: e.args.slice(1) }, scope, parent, extra);
+        if (i === 0) first = args;
+        else args = new Args(e.block.name, e.span, [{ value: carried!, span: carried!.span }, ...args.positional], args.named);
+      } else {
+        args = new Args(e.block.name, e.span, [{ value: carried!, span: carried!.span }, ...first!.positional.slice(1)], first!.named);
+      }
       const naming = e.shared ? new NameScope(`${this.naming.prefix}${prefix}.`, i > 0) : new NameScope(`${this.naming.prefix}${prefix}.${i}.`);
       carried = this.callBlock(e.block.name, args, e.span, naming);
     }
