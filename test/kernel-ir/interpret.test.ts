@@ -111,7 +111,7 @@ describe('runKernel', () => {
     for (let j = 0; j < n; j++) {
       const v = x[j]!;
       const expected = [fr(Math.exp(v)), fr(Math.tanh(v)), fr(Math.sqrt(Math.abs(v))), fr(1 / Math.sqrt(fr(Math.abs(v) + 1))), fr(Math.abs(v) ** 1.5),
-        fr(Math.log(fr(Math.abs(v) + fr(0.1)))), Math.floor(v), Math.ceil(v), fr(v % 0.75), fr(v / 3), v > 0 ? v : fr(v * fr(0.01)), v, v, fr(v * v + fr(-0.1))];
+        fr(Math.log(fr(Math.abs(v) + fr(0.1)))), Math.floor(v), Math.ceil(v), fr(v % 0.75), fr(v / 3), v > 0 ? v : fr(v * fr(0.01)), v, v, fr(v * v + fr(-0.1)), fr(Math.sin(v)), fr(Math.cos(v))];
       expect([...out.subarray(j * MATH_OPS, (j + 1) * MATH_OPS)]).toEqual(expected);
     }
   });

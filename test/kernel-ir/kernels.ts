@@ -166,7 +166,7 @@ export function mathOps(): Kernel {
   const i = k.ref('i', k.u32), v = k.ref('v', k.f32);
   const results = [k.exp(v), k.tanh(v), k.sqrt(k.abs(v)), k.rsqrt(k.add(k.abs(v), 1)), k.math('pow', k.abs(v), k.f(1.5)), k.log(k.add(k.abs(v), 0.1)),
     k.floor(v), k.math('ceil', v), k.mod(v, k.f(0.75)), k.div(v, k.f(3)), k.select(k.gt(v, 0), v, k.mul(v, 0.01)), k.min(v, k.infinity(1)), k.max(v, k.infinity(-1)),
-    k.fma(v, v, k.f(-0.1))];
+    k.fma(v, v, k.f(-0.1)), k.math('sin', v), k.math('cos', v)];
   return {
     name: 'math_ops',
     workgroupSize: [16, 1, 1],
@@ -181,4 +181,4 @@ export function mathOps(): Kernel {
     locs: [],
   };
 }
-export const MATH_OPS = 14;
+export const MATH_OPS = 16;
