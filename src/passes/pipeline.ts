@@ -7,6 +7,7 @@ import type { Graph } from '../ir/types.js';
 import { verifyGraph } from '../ir/verify.js';
 import type { Pass, PassContext } from './pass.js';
 import { eliminateDeadCode } from './eliminate-dead-code.js';
+import { foldIotaOffset } from './fold-iota-offset.js';
 import { fuseSiblingMatmuls } from './fuse-sibling-matmuls.js';
 import { fuseMatmul } from './fuse-matmul.js';
 import { fuseRows } from './fuse-rows.js';
@@ -14,6 +15,7 @@ import { fuseElementwise } from './fuse-elementwise.js';
 
 /** Graph -> fused graph: every remaining op but views and attention is one kernel. */
 export const FUSION_PIPELINE: readonly Pass[] = [
+  foldIotaOffset,
   eliminateDeadCode,
   fuseSiblingMatmuls,
   fuseMatmul,

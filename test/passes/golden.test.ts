@@ -10,6 +10,7 @@ import { printGraph } from '../../src/ir/print.js';
 import type { Pass } from '../../src/passes/pass.js';
 import { runPipeline } from '../../src/passes/pipeline.js';
 import { eliminateDeadCode } from '../../src/passes/eliminate-dead-code.js';
+import { foldIotaOffset } from '../../src/passes/fold-iota-offset.js';
 import { fuseSiblingMatmuls } from '../../src/passes/fuse-sibling-matmuls.js';
 import { fuseMatmul } from '../../src/passes/fuse-matmul.js';
 import { fuseRows } from '../../src/passes/fuse-rows.js';
@@ -18,7 +19,7 @@ import { initParams, randomInputs, runGraph } from '../../src/runtime/index.js';
 import { fileCheck } from './filecheck.js';
 
 const PASSES: Record<string, Pass> = Object.fromEntries(
-  [eliminateDeadCode, fuseSiblingMatmuls, fuseMatmul, fuseRows, fuseElementwise].map((p) => [p.info.name, p]),
+  [foldIotaOffset, eliminateDeadCode, fuseSiblingMatmuls, fuseMatmul, fuseRows, fuseElementwise].map((p) => [p.info.name, p]),
 );
 
 const dir = join(import.meta.dirname, 'golden');
