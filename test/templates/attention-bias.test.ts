@@ -4,7 +4,8 @@
 // buckets computed as HF's `_relative_position_bucket` does (Math.log; nothing from src/ir/mask.ts),
 // and a custom bias mixing a float table with integer arithmetic.
 // Tolerance 2e-5 absolute: the kernel's online softmax in f32 against a two-pass f64 softmax (scores
-// of order 10, outputs of order 1: a few f32 ulps per exp and sum); measured errors are ~1e-6.
+// of order 10 with T5's scale 1, outputs of order 1: a few f32 ulps per exp and sum); the largest
+// measured error over these cases is 2.9e-6, on the interpreter and on lavapipe alike.
 import { describe, expect, it } from 'vitest';
 import type { Dim, MaskExpr } from '../../src/ir/index.js';
 import { maskBin, maskConst, maskDim, maskRead, maskTrue, maskVar } from '../../src/ir/index.js';
