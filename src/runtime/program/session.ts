@@ -49,6 +49,12 @@ function fromStorage(bytes: Uint8Array, b: ProgramBuffer, shape: number[]): Tens
   return tensor(b.dtype, shape, b.dtype === 'bool' ? Uint8Array.from(data) : data);
 }
 
+/**
+ * Memory plans kept per session. A plan is made per binding of the symbols (batch, seq, past, ...);
+ * generation binds a new `past` every token, so without a cap the slots of every step would stay.
+ */
+const MAX_PLANS = 4;
+
 export class ProgramSession {
   private readonly resident = new Map<string, DeviceBuffer>();
   private readonly plans = new Map<string, { plan: MemoryPlan; slots: Binding[] }>();
@@ -81,7 +87,9 @@ export class ProgramSession {
     this.checkIds(inputs, symbols);
     const key = program.symbols.map((s) => symbols.get(s)).join(',');
     let planned = this.plans.get(key);
-    if (!planned) {
+    if (planned) this.plans.delete(key); // re-inserted below: the map's order is least recently used first
+    else {
+      this.evictPlans(MAX_PLANS - 1);
       const plan = planMemory(program, symbols, device.alignment);
       let slots: Binding[];
       if (device.bufferPerSlot) slots = plan.slotBytes.map((bytes, i) => ({ buffer: device.alloc(bytes, `${program.name} slot ${i}`), offset: 0, size: bytes }));
@@ -91,8 +99,8 @@ export class ProgramSession {
         slots = plan.slotBytes.map((bytes) => ({ buffer: arena, offset: (offset += bytes) - bytes, size: bytes }));
       }
       planned = { plan, slots };
-      this.plans.set(key, planned);
     }
+    this.plans.set(key, planned);
     const { plan, slots } = planned;
     const arenaBuffers = new Set(slots.map((s) => s.buffer));
     const transient = new Map<string, Binding>();
@@ -137,6 +145,20 @@ export class ProgramSession {
    * Embedding ids must index their table. Kernels clamp a bad id to stay in bounds, which would be a
    * silent wrong answer, so ids are checked here, on the host, as the CPU reference does.
    */
+  /** Memory plans held (one per distinct binding of the symbols, at most MAX_PLANS). */
+  get planCount(): number {
+    return this.plans.size;
+  }
+
+  /** Frees the least recently used plans' buffers until at most `keep` remain. Runs are sequential. */
+  private evictPlans(keep: number): void {
+    for (const [key, { slots }] of this.plans) {
+      if (this.plans.size <= keep) return;
+      this.plans.delete(key);
+      for (const buffer of new Set(slots.map((s) => s.buffer))) this.device.free?.(buffer);
+    }
+  }
+
   private checkIds(inputs: Record<string, Tensor>, symbols: Map<string, number>): void {
     for (const { start, length, rows, loc } of this.positions) {
       const first = evalDim(start, symbols), n = evalDim(length, symbols);
