@@ -34,7 +34,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)');
 
-  const setOption = () => new Option('--set <key=value>', 'override a config value (repeatable), e.g. --set layers=2').argParser(collect);
+  const setOption = () => new Option('--set <key=value...>', 'override config values, e.g. --set layers=2 d=64 (repeatable)').argParser(collect);
   let code: number = EXIT.ok;
   const action = (fn: (...args: never[]) => Promise<number> | number) => async (...args: unknown[]) => {
     code = await (fn as (...a: unknown[]) => Promise<number> | number)(...args);
