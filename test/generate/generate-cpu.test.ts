@@ -11,18 +11,9 @@ import { Generator } from '../../src/runtime/generate/index.js';
 import type { GenerateRequest, GenerateResult } from '../../src/runtime/generate/index.js';
 import { runGraph, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
-import { encDec, params, sourceInputs, tinyGpt2, tinyT5 } from './helpers.js';
+import { encDec, params, sourceInputs, tinyGpt2, tinyT5, maxRelativeDiff } from './helpers.js';
 
 const NEW_TOKENS = 20;
-
-function maxRelativeDiff(a: readonly Float64Array[], b: readonly Float64Array[]): number {
-  let worst = 0;
-  a.forEach((row, i) => {
-    const scale = Math.max(...row.map(Math.abs));
-    row.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - b[i]![j]!) / scale); });
-  });
-  return worst;
-}
 
 async function both(graph: Graph, p: Map<string, Tensor>, request: GenerateRequest): Promise<[GenerateResult, GenerateResult]> {
   const cached = await new Generator(graph, p).generate({ ...request, keepLogits: true });

@@ -11,7 +11,7 @@ import { runGraph, tensor } from '../../src/runtime/index.js';
 import { InterpreterDevice } from '../../src/runtime/program/interpreter-device.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import { encDec, params, sourceInputs, TINY_GPT2, tinyGpt2, tinyT5 } from './helpers.js';
+import { encDec, params, sourceInputs, TINY_GPT2, tinyGpt2, tinyT5, maxRelativeDiff } from './helpers.js';
 
 const TOLERANCE = 1e-4;
 let device: WebGpuDevice;
@@ -20,15 +20,6 @@ beforeAll(async () => {
   device = await WebGpuDevice.create();
   webgpu = { kind: 'kernels', device, lower: { maxBindingBytes: 128 * 2 ** 20 } };
 });
-
-function maxRelativeDiff(a: readonly Float64Array[], b: readonly Float64Array[]): number {
-  let worst = 0;
-  a.forEach((row, i) => {
-    const scale = Math.max(...row.map(Math.abs));
-    row.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - b[i]![j]!) / scale); });
-  });
-  return worst;
-}
 
 describe.each([
   ['GPT-2 (layers 2, d 64)', tinyGpt2, {}, 10],

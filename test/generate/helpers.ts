@@ -72,3 +72,13 @@ export function counting(inner: Map<string, Tensor>): ParamSource & { reads: Map
     keys: () => inner.keys(),
   };
 }
+
+/** Largest |a - b| over each row, relative to the row's largest |a| (logits of one step per row). */
+export function maxRelativeDiff(a: readonly Float64Array[], b: readonly Float64Array[]): number {
+  let worst = 0;
+  a.forEach((row, i) => {
+    const scale = Math.max(...row.map(Math.abs));
+    row.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - b[i]![j]!) / scale); });
+  });
+  return worst;
+}
