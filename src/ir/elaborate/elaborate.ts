@@ -22,6 +22,7 @@ import { NameScope, snakeCase } from './naming.js';
 import { LAYERS, MODULE_APPLY } from './layers.js';
 import { FUNCTIONS, NAMED_INITS, NOT_YET } from './functions.js';
 import { combineMasks, notMask, evalMaskLambda, NAMED_MASKS } from './masks.js';
+import { checkMemoriesUsed, declareMemory } from './memory.js';
 
 export interface ElaborateOptions {
   overrides?: readonly ConfigOverride[];
@@ -90,7 +91,8 @@ export class Elaborator {
           case 'block':
             return;
           case 'memory':
-            throw new PtmError(diag.unsupported(item.span, 'segment memory (`memory`, REFERENCE.md §9)'));
+            this.defineModelName(item.name.name, item.name.span);
+            return declareMemory(this, item, (e) => this.declaredDim(e), (e) => this.evalExpr(e, this.modelScope), (name, v) => this.modelScope.set(name, v));
           case 'input':
             return this.declareInput(item);
           case 'assign':
@@ -103,9 +105,10 @@ export class Elaborator {
             return;
           }
         }
-      }, item.kind === 'assign' || item.kind === 'input' ? (item.kind === 'assign' ? item.target.name : item.name.name) : undefined);
+      }, item.kind === 'assign' ? item.target.name : item.kind === 'input' || item.kind === 'memory' ? item.name.name : undefined);
     }
     if (outputs === 0 && this.errors.length === 0) this.errors.push(diag.no_outputs(m.name.span));
+    if (this.errors.length === 0) this.guard(() => checkMemoriesUsed(this));
     if (this.errors.length > 0) throw new PtmError(this.errors);
     return { graph: this.b.finish(), config: this.config };
   }

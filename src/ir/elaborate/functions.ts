@@ -13,6 +13,8 @@ import type { EValue, InitValue } from './values.js';
 import { asDim, kindName } from './values.js';
 import { MASK_FUNCTIONS } from './masks.js';
 import { rotary, sinusoidal } from './positions.js';
+import { moeAuxLoss } from './moe.js';
+import { elu_plus_one, favor } from './linear-attention.js';
 
 type Tensor = EValue & { kind: 'tensor' };
 export type FunctionFn = (el: Elaborator, args: Args) => EValue;
@@ -51,6 +53,9 @@ export const FUNCTIONS: Record<string, FunctionFn> = {
   ...MASK_FUNCTIONS,
   sinusoidal,
   rotary,
+  moe_aux_loss: moeAuxLoss,
+  elu_plus_one,
+  favor,
   normal: (_el, args) => {
     const stdArg = args.require(0, 'std');
     args.done(['std']);
@@ -155,13 +160,9 @@ export const NAMED_INITS: Record<string, (span: Span) => InitValue> = {
 
 /** Constructs of DSL.md that the language reserves but does not support yet (REFERENCE.md §9). */
 export const NOT_YET: Record<string, string> = {
-  xl_relative: "Transformer-XL's relative positions", MoE: 'mixture-of-experts layers (MoE)',
   random_blocks: 'the random_blocks mask',
-  elu_plus_one: 'linear attention kernels', favor: 'linear attention kernels (FAVOR+)',
 };
 
 /** Attention arguments of DSL.md that are reserved for later. */
 export const ATTENTION_NOT_YET: Record<string, string> = {
-  memory: 'attention over segment memory (memory:)', kernel: 'linear attention kernels (kernel:)',
-  project_kv: 'low-rank key/value projection (project_kv:)',
 };

@@ -15,9 +15,12 @@ import type { Elaborator } from './elaborate.js';
 import type { EValue, MaskValue, ModuleValue } from './values.js';
 import { kindName } from './values.js';
 import { ACTIVATIONS, ATTENTION_NOT_YET } from './functions.js';
-import { shiftReads } from './masks.js';
+import { bindKeyLength, shiftReads } from './masks.js';
 import { layerName } from './naming.js';
-import { attentionPosition, relativeBias, rotate, rotaryTables, t5_bias } from './positions.js';
+import { expertSpec, MoE } from './moe.js';
+import { attentionPosition, relativeBias, rotate, rotaryTables, t5_bias, xl_relative, xlRelativeOf } from './positions.js';
+import { segmentArgs, segmentAttention } from './memory.js';
+import { emitLinearAttention, linearAttentionArgs } from './linear-attention.js';
 
 type Tensor = EValue & { kind: 'tensor' };
 export type LayerFn = (el: Elaborator, args: Args, nameHint?: string) => EValue;
@@ -114,6 +117,7 @@ function norm(rms: boolean): LayerFn {
 
 /** `FFN(x, hidden: ff, act: gelu)`: up projection, activation, down projection (§8.4). */
 const FFN: LayerFn = (el, args) => {
+  if (args.positional.length === 0 && !args.named.has('x')) return expertSpec(args); // `expert:` of MoE (§8.8)
   const x = args.tensor(0, 'x');
   const hidden = el.positiveDim(args.require(undefined, 'hidden').value, args.require(undefined, 'hidden').span, 'the hidden size of FFN');
   const actArg = args.get(undefined, 'act');
@@ -157,6 +161,8 @@ const Attention: LayerFn = (el, args) => {
   const positionArg = args.get(undefined, 'position');
   const local = layerName(el, args, 'attn');
   const scaleArg = args.get(undefined, 'scale');
+  const segment = segmentArgs(el, args, kvArg); // memory:, query:, query_mask: (memory.ts)
+  const linearCost = linearAttentionArgs(el, args); // kernel:, project_kv: (linear-attention.ts)
   args.done(['x']);
   for (const [t, what] of [[x, 'x'], [kv, 'kv']] as const) {
     if (t.value.type.shape.length !== 3) throw new PtmError(diag.rank_mismatch(t.span, `Attention needs ${what} as [batch, seq, features], got ${shapeToString(t.value.type.shape)}`));
@@ -172,6 +178,12 @@ const Attention: LayerFn = (el, args) => {
   const [batch, tq] = x.value.type.shape as [Dim, Dim];
   const [batchKv, tk] = kv.value.type.shape as [Dim, Dim];
   checkMaskShapes(maskValue, { b: batch, q: tq, k: tk });
+  const xl = xlRelativeOf(positionArg, { value: heads, span: headsArg.span }, headDim);
+  if (linearCost && (segment || xl)) throw new PtmError(diag.unsupported(linearCost.span, 'linear-cost attention over segment memory or with xl_relative positions'));
+  if (segment || xl) {
+    if (segment?.query) checkMaskShapes(segment.query.mask, { b: batch, q: tq, k: tk });
+    return segmentAttention(el, { x, heads, headDim, d, scale, bias, mask: maskValue, position: xl, positionArg, kvArg, segment: segment ?? {}, local, span: args.span });
+  }
   const position = attentionPosition(el, positionArg, { value: heads, span: headsArg.span }, headDim, kvArg);
 
   return el.within(local, () => {
@@ -187,8 +199,13 @@ const Attention: LayerFn = (el, args) => {
       q = rotate(el, q, tables, position.dims, headDim, position.span);
       k = rotate(el, k, tables, position.dims, headDim, position.span);
     }
+    if (linearCost) {
+      const scoreBiasSpan = position?.encoding === 't5_bias' ? position.span : undefined;
+      const o = emitLinearAttention(el, linearCost, { q, k, v, mask: maskValue, scale, headDim, scaleSpan: scaleArg?.span, scoreBiasSpan }, args.span);
+      return linear(el, el.emit('reshape', [el.emit('transpose', [o], { perm: [0, 2, 1, 3] }, args.span)], { shape: [batch, tq, d] }, args.span), 'o', d, bias, args.span);
+    }
     const operands = [q, k, v, ...maskValue.tensors.map((value): Tensor => ({ kind: 'tensor', value, span: maskValue.span }))];
-    const attrs: Attrs = { scale, mask: shiftReads(maskValue.expr, 3) };
+    const attrs: Attrs = { scale, mask: shiftReads(bindKeyLength(maskValue.expr, tk), 3) };
     if (position?.encoding === 't5_bias') {
       const { table, bias: scoreBias } = relativeBias(el, position, operands.length, position.span);
       operands.push(table);
@@ -242,7 +259,7 @@ const Parameter: LayerFn = (el, args, hint) => {
 };
 
 export const LAYERS: Record<string, LayerFn> = {
-  Embedding, Linear, LayerNorm: norm(false), RMSNorm: norm(true), FFN, Attention, Parameter, t5_bias,
+  Embedding, Linear, LayerNorm: norm(false), RMSNorm: norm(true), FFN, Attention, Parameter, t5_bias, xl_relative, MoE,
 };
 
 /** Applying a declared module to a tensor: `tok(ids)`, `proj(x)`, `ln(x)`. */

@@ -1,13 +1,14 @@
 // Position encodings (REFERENCE.md §7.4, §8.6): the sinusoidal table of Vaswani et al. 2017, rotary
-// positions (RoFormer, Su et al. 2021, rotate-half form of GPT-NeoX/LLaMA) and T5's learned relative
-// bias (Raffel et al. 2020). Tables are built from iota/sin/cos graph ops, never stored as seq-sized
+// positions (RoFormer, Su et al. 2021, rotate-half form of GPT-NeoX/LLaMA), T5's learned relative
+// bias (Raffel et al. 2020) and Transformer-XL's relative positions (Dai et al. 2019). Tables are built from iota/sin/cos graph ops, never stored as seq-sized
 // constants; the attention's positions are an `iota` over its sequence, so decoding can start it at `past`.
 import { PtmError } from '../../diagnostics/diagnostic.js';
 import { diag } from '../../diagnostics/catalogue.js';
 import type { Span } from '../../diagnostics/span.js';
 import type { Dim } from '../dim.js';
 import type { MaskExpr } from '../mask.js';
-import { maskBin, maskRead, maskVar } from '../mask.js';
+import { maskBin, maskConst, maskDim, maskRead, maskVar } from '../mask.js';
+import { dimAdd, dimMul } from '../dim.js';
 import { isInt } from '../types.js';
 import type { DType, Value } from '../types.js';
 import type { Args, BoundArg } from './args.js';
@@ -213,4 +214,90 @@ export function relativeBias(el: Elaborator, p: AttentionPosition & { encoding: 
   const rel = maskBin('-', maskVar('k'), maskVar('q'));
   const bucket: MaskExpr = { kind: 't5_bucket', rel, buckets: p.buckets, maxDistance: p.maxDistance, bidirectional: p.bidirectional };
   return { table: { kind: 'tensor', value: table, span }, bias: maskRead(operand, [bucket, maskVar('h')]) };
+}
+
+// ---- Transformer-XL's relative positions (Dai et al. 2019, §3.3) --------------------------------
+
+/**
+ * `xl_relative(heads: h, head_dim: dh)` (§7.4): the learned u and v of Transformer-XL, `[heads, head_dim]`
+ * each, initialized normal(0.02). Bound to a name (`rel = xl_relative(...)`) one pair `rel.u`, `rel.v`
+ * is shared by every attention given `position: rel`, as in the paper and its code (untie_r=False);
+ * inline in `position:` each attention gets its own pair `rel.u`, `rel.v` under its name (XLNet's
+ * untie_r=True). W_r (`r.weight [d, d]`) is always per attention.
+ */
+export const xl_relative: LayerFn = (el, args, hint) => {
+  const headsArg = args.get(undefined, 'heads');
+  const dimArg = args.get(undefined, 'head_dim');
+  const heads = headsArg && { value: el.positiveDim(headsArg.value, headsArg.span, "xl_relative's heads"), span: headsArg.span };
+  const headDim = dimArg && { value: el.positiveDim(dimArg.value, dimArg.span, "xl_relative's head_dim"), span: dimArg.span };
+  if (hint === undefined) {
+    args.done([]);
+    const settings: Record<string, number> = {};
+    if (heads) settings.heads = heads.value;
+    if (headDim) settings.head_dim = headDim.value;
+    return { kind: 'module', layer: 'xl_relative', name: '', params: {}, settings, span: args.span };
+  }
+  if (!heads) throw new PtmError(diag.missing_argument(args.span, 'xl_relative', 'heads'));
+  if (!headDim) throw new PtmError(diag.missing_argument(args.span, 'xl_relative', 'head_dim'));
+  const local = layerName(el, args, 'xl_relative', hint);
+  args.done([]);
+  const params = el.within(local, () => ({
+    u: el.param('u', [heads.value, headDim.value], { kind: 'normal', std: BIAS_STD }, args.span),
+    v: el.param('v', [heads.value, headDim.value], { kind: 'normal', std: BIAS_STD }, args.span),
+  }));
+  return { kind: 'module', layer: 'xl_relative', name: el.naming.prefix + local, params, settings: { heads: heads.value, head_dim: headDim.value }, span: args.span };
+};
+
+/** An `xl_relative` given to an attention: shared u, v (bound by name) or made under the attention. */
+export interface XlRelative {
+  shared?: { u: Value; v: Value };
+  span: Span;
+}
+
+/** The `position:` argument when it is an xl_relative, checked against the attention's heads and head size. */
+export function xlRelativeOf(arg: BoundArg | undefined, heads: SpannedInt, headDim: number): XlRelative | undefined {
+  if (!arg || arg.value.kind !== 'module' || arg.value.layer !== 'xl_relative') return undefined;
+  const m = arg.value;
+  const wantHeads = m.settings.heads as number | undefined, wantDim = m.settings.head_dim as number | undefined;
+  if ((wantHeads !== undefined && wantHeads !== heads.value) || (wantDim !== undefined && wantDim !== headDim)) {
+    throw new PtmError(diag.shape_mismatch(arg.span, `xl_relative's u and v are [${wantHeads ?? heads.value}, ${wantDim ?? headDim}] (heads, head_dim), but the attention has ${heads.value} heads of ${headDim}`, [{ message: `the attention has ${heads.value} heads`, span: heads.span }]));
+  }
+  return { ...(m.params.u ? { shared: { u: m.params.u, v: m.params.v! } } : {}), span: arg.span };
+}
+
+/**
+ * Transformer-XL's score terms (Dai et al. 2019, §3.3) for queries `q: [B, H, T, Dh]` (projected,
+ * unscaled) over `mlen` memory keys then the T segment keys:
+ *   A_ij = (q_i + u)·k_j (terms a + c), B_ij = (q_i + v)·(W_r R_{i+mlen-j}) (terms b + d).
+ * Returns q + u for the attention op and BD[b, h, i, p] = scale·(q_i + v)·(W_r R_{δ_p}) over the
+ * distances δ_p = p − (T − 1), p < mlen + 2T − 1 (every (i, j) pair, future keys too, so a bias read
+ * is never out of range), and the bias `BD[b, h, q, q − k + T − 1 + mlen]` reading it as `operand`.
+ * R_δ = [sin(δ·f), cos(δ·f)] with f_i = 10000^(−2i/d), the halves concatenated as in the authors' code.
+ */
+export function xlRelativeScores(
+  el: Elaborator, p: XlRelative, qs: Tensor[], shape: { d: number; heads: number; headDim: number; tq: Dim; mlen: number; scale: number; bias: boolean },
+  operand: number, span: Span,
+): { queries: Tensor[]; bd: Tensor[]; bias: MaskExpr } {
+  const { d, heads, headDim, tq, mlen } = shape;
+  const uv = p.shared ?? el.within('rel', () => ({
+    u: el.param('u', [heads, headDim], { kind: 'normal', std: BIAS_STD }, p.span),
+    v: el.param('v', [heads, headDim], { kind: 'normal', std: BIAS_STD }, p.span),
+  }));
+  const asHeads = (w: Value): Tensor => el.emit('reshape', [{ kind: 'tensor', value: w, span }], { shape: [heads, 1, headDim] }, span);
+  const u = asHeads(uv.u), v = asHeads(uv.v);
+  // δ_p = p − (T − 1) for p < mlen + 2T − 1, as i32, then R: [P, d].
+  const count = dimAdd(dimMul(2, tq), mlen - 1);
+  const p0 = el.emit('iota', [], { length: count, dtype: 'i32' }, span);
+  const tLess1 = el.emit('sub', [el.toTensor({ kind: 'dim', dim: tq, span }, 'i32', span), el.constant(1, 'i32', span)], {}, span);
+  const delta = el.emit('sub', [p0, tLess1], {}, span);
+  const a = angles(el, delta, d, 10000, span); // [P, d/2]
+  const table = el.emit('concat', [el.emit('sin', [a], {}, span), el.emit('cos', [a], {}, span)], { axis: 1 }, span); // [P, d]
+  const wr = el.within('r', () => el.param('weight', [d, d], { kind: 'normal', std: 0.02 }, span));
+  const r = el.emit('matmul', [table, { kind: 'tensor', value: wr, span }], {}, span); // W_r R: [P, d]
+  const rHeads = el.emit('transpose', [el.emit('reshape', [r], { shape: [count, heads, headDim] }, span)], { perm: [1, 2, 0] }, span); // [H, Dh, P]
+  const scale = el.constant(shape.scale, 'f32', span);
+  const queries = qs.map((q) => el.emit('add', [q, u], {}, span));
+  const bd = qs.map((q) => el.emit('mul', [el.emit('matmul', [el.emit('add', [q, v], {}, span), rHeads], {}, span), scale], {}, span)); // [B, H, T, P]
+  const index = maskBin('+', maskBin('-', maskVar('q'), maskVar('k')), maskBin('+', maskDim(tq), maskConst(mlen - 1)));
+  return { queries, bd, bias: maskRead(operand, [maskVar('b'), maskVar('h'), maskVar('q'), index]) };
 }
