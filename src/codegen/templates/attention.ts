@@ -1,6 +1,9 @@
 // Flash attention template: one kernel, one workgroup per (query tile, head, batch); key tiles stream
 // through workgroup memory with an online softmax, so no seq x seq matrix is ever stored. The mask
-// predicate is inlined; each key tile is first classified masked / visible / partial (mask-tiles.ts).
+// predicate is inlined; each key tile is first classified masked / visible / partial (mask-tiles.ts)
+// from values every thread computes alike (launch parameters, ids of the workgroup, read-only loads),
+// so the class is uniform and a masked tile skips its barriers too. The key loop runs only over the
+// keys the mask's linear comparisons allow (keyInterval: window(w) walks O(w) keys per query tile).
 // An optional score bias (T5's relative positions) is inlined too and added to visible keys' scores.
 import type { Span } from '../../diagnostics/span.js';
 import { noSpan } from '../../diagnostics/span.js';
@@ -13,7 +16,7 @@ import * as k from '../kernel-ir/build.js';
 import { LaunchParams } from './indexing.js';
 import type { BufferBind, KernelInstance, StorageType, Strided } from './instance.js';
 import type { Bounds, RangeRead } from './mask-tiles.js';
-import { i32Domain, rangeReads, tileClassValue } from './mask-tiles.js';
+import { i32Domain, keyInterval, rangeReads, tileClassValue } from './mask-tiles.js';
 import type { MaskEnv } from './mask-expr.js';
 import { emitMask } from './mask-expr.js';
 
@@ -106,10 +109,10 @@ function sum(terms: (Expr | undefined)[]): Expr {
   return xs.length === 0 ? k.u(0) : xs.reduce((s, x) => k.add(s, x));
 }
 
-/** Tile sizes that fit workgroup memory: Qs[tileQ*d] + Ks[tileK*(d+1)] + Ss[tileQ*tileK] + range-read tiles. */
-function fitTiles(v: AttentionVariant, d: number, kReads: number, qReads: number): { tileQ: number; tileK: number } {
+/** Tile sizes that fit workgroup memory: Qs[tileQ*d] + Ks[tileK*(d+1)] + Ss[tileQ*tileK]. */
+function fitTiles(v: AttentionVariant, d: number): { tileQ: number; tileK: number } {
   let { tileQ, tileK } = v;
-  const words = () => tileQ * d + tileK * (d + 1) + tileQ * tileK + kReads * tileK + qReads * tileQ;
+  const words = () => tileQ * d + tileK * (d + 1) + tileQ * tileK;
   while (words() > SHARED_WORDS && (tileK > 4 || tileQ > 1)) {
     if (tileK > 4) tileK /= 2;
     else tileQ /= 2;
@@ -123,7 +126,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   const TPR = spec.variant.threadsPerRow ?? 16;
   const reads = rangeReads(spec.mask);
   const kReads = reads.filter((r) => r.along === 'k'), qReads = reads.filter((r) => r.along === 'q');
-  const { tileQ, tileK } = fitTiles(spec.variant, spec.d, kReads.length, qReads.length);
+  const { tileQ, tileK } = fitTiles(spec.variant, spec.d);
   if (TPR * tileQ > 256 || !Number.isInteger(tileQ) || !Number.isInteger(tileK) || tileK < 1) fail(`variant ${JSON.stringify(spec.variant)} does not fit d = ${spec.d}`);
   const p = new LaunchParams();
   const buffers: BufferParam[] = [], bind: BufferBind[] = [];
@@ -152,25 +155,25 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
     vars: { b: k.toI32(u('bi')), h: k.toI32(u('hi')), q: k.toI32(u('qi')), k: k.i(0) },
     dims: new Map(), rangeBounds: new Map(),
   };
-  const qStaged = qReads.map((r, n) => stageRange(ctx, r, n, u('q0'), ctx.tq, tileQ));
-  const kStaged = kReads.map((r, n) => stageRange(ctx, r, n, u('k0'), ctx.tk, tileK));
   const body: Stmt[] = [
     ...prologue(ctx),
-    ...(qStaged.length > 0 ? [...qStaged.flatMap((x) => x.stage), k.barrier(), ...qStaged.flatMap((x) => x.reduce)] : []),
+    ...qReads.flatMap((r, n) => rangeBounds(ctx, r, n, u('q0'), ctx.tq, tileQ)),
     k.var_('m', k.f(NEG)), k.var_('l', k.f(0)),
   ];
   const J = Math.ceil(spec.dv / TPR);
   for (let j = 0; j < J; j++) body.push(k.var_(`acc${j}`, k.f(0)), k.let_(`cc${j}`, k.min(column(ctx, j), spec.dv - 1)));
-  const live = k.ne(iv('cls'), 0);
-  body.push(k.for_('k0', k.u(0), ctx.tk, [
-    k.barrier(), // the previous tile's readers of Ks, Ss and the range tiles are done
-    ...(kStaged.length > 0 ? [...kStaged.flatMap((x) => x.stage), k.barrier(), ...kStaged.flatMap((x) => x.reduce)] : []),
-    ...tileClass(ctx), // cls: 0 masked (skip), 1 partial (test each key), 2 visible
-    k.if_(live, stageKeys(ctx)),
-    k.barrier(),
-    k.if_(live, scores(ctx)),
-    k.barrier(),
-    k.if_(live, softmaxUpdate(ctx, J)),
+  const [kBegin, kEnd] = keyLoopBounds(ctx, body);
+  body.push(k.for_('k0', kBegin, kEnd, [
+    ...kReads.flatMap((r, n) => rangeBounds(ctx, r, n, u('k0'), ctx.tk, tileK)),
+    ...tileClass(ctx), // cls: 0 masked (skip), 1 partial (test each key), 2 visible; uniform
+    k.if_(k.ne(iv('cls'), 0), [
+      ...stageKeys(ctx),
+      k.barrier(),
+      ...scores(ctx),
+      k.barrier(),
+      ...softmaxUpdate(ctx, J),
+      k.barrier(), // the readers of Ks and Ss are done before the next tile stages
+    ]),
   ], tileK));
   // out[b, h, qi, c] = acc / l, or 0 for a row that saw no visible key
   for (let j = 0; j < J; j++) {
@@ -221,24 +224,44 @@ function prologue(ctx: Ctx): Stmt[] {
 }
 
 /**
- * A range read (one index q or k, the others tile-invariant) staged for the tile: `stage` loads
- * element start + e into workgroup memory; after a barrier `reduce` takes its min and max over the
- * tile's valid positions (the cheap per-tile test, shared across the workgroup).
+ * A range read (one index q or k, the others tile-invariant): its min and max over the tile's valid
+ * positions start .. min(start + size, limit) - 1, taken by every thread from global memory (the
+ * same addresses for all, so the bounds and the tile class built on them are uniform).
  */
-function stageRange(ctx: Ctx, r: RangeRead, n: number, start: Expr, limit: Expr, size: number): { stage: Stmt[]; reduce: Stmt[] } {
-  const arr = k.shared(`${r.along}r${n}`, k.i32, size);
-  ctx.shared.push(arr);
-  const lo = `${r.along}r${n}_lo`, hi = `${r.along}r${n}_hi`, j = `${r.along}r${n}_j`;
+function rangeBounds(ctx: Ctx, r: RangeRead, n: number, start: Expr, limit: Expr, size: number): Stmt[] {
+  const lo = `${r.along}r${n}_lo`, hi = `${r.along}r${n}_hi`, j = `${r.along}r${n}_j`, x = `${r.along}r${n}_x`;
   ctx.rangeBounds.set(r.key, { lo: iv(lo), hi: iv(hi) });
-  const indices = (x: Expr) => r.indices.map((e, axis) => (axis === r.axis ? k.toI32(x) : emitMask(e, maskEnv(ctx), 'int')));
-  return {
-    stage: cooperative(ctx.T, size, (e) => [k.sharedStore(arr, e, readMask(ctx, r.operand, indices(k.add(start, e))))]),
-    reduce: [k.var_(lo, k.i(2147483647)), k.var_(hi, k.i(-2147483648)),
-      k.for_(j, k.u(0), k.min(k.sub(limit, start), size), [
-        k.assign(lo, k.min(iv(lo), k.sharedLoad(arr, u(j)))),
-        k.assign(hi, k.max(iv(hi), k.sharedLoad(arr, u(j)))),
-      ])],
-  };
+  const indices = r.indices.map((e, axis) => (axis === r.axis ? k.toI32(k.add(start, u(j))) : emitMask(e, maskEnv(ctx), 'int')));
+  return [k.var_(lo, k.i(2147483647)), k.var_(hi, k.i(-2147483648)),
+    k.for_(j, k.u(0), k.min(k.sub(limit, start), size), [
+      k.let_(x, readMask(ctx, r.operand, indices)),
+      k.assign(lo, k.min(iv(lo), iv(x))),
+      k.assign(hi, k.max(iv(hi), iv(x))),
+    ])];
+}
+
+/**
+ * [first, end) of the key-tile starts to walk: the keys the mask allows some query of this workgroup
+ * (keyInterval), widened to whole tiles; 0 .. tk where the mask bounds no side.
+ */
+function keyLoopBounds(ctx: Ctx, stmts: Stmt[]): [Expr, Expr] {
+  const last = k.toI32(k.sub(k.min(k.add(u('q0'), ctx.tileQ), ctx.tq), 1));
+  const range = keyInterval(ctx.spec.mask, i32Domain, {
+    b: ctx.vars.b, h: ctx.vars.h, q: [k.toI32(u('q0')), last], k: [k.i(0), k.i(0)],
+    reads: { exact: () => undefined, range: () => undefined, unknown: () => undefined },
+    dim: (d) => dimValue(ctx, d),
+  });
+  const tk = k.toI32(ctx.tk);
+  let begin: Expr = k.u(0), end: Expr = ctx.tk;
+  if (range.lo !== undefined) {
+    stmts.push(k.let_('key_lo', k.min(k.max(range.lo, k.i(0)), tk)));
+    begin = k.toU32(k.mul(k.div(iv('key_lo'), ctx.tileK), ctx.tileK));
+  }
+  if (range.hi !== undefined) {
+    stmts.push(k.let_('key_end', k.min(k.max(k.add(range.hi, k.i(1)), k.i(0)), tk)));
+    end = k.toU32(iv('key_end'));
+  }
+  return [begin, end];
 }
 
 /** `cls`, the tile's class (i32 0/1/2) by interval arithmetic over q ∈ [q0, q1], k ∈ [k0, k1]. */

@@ -214,12 +214,22 @@ function divBounds<V>(a: Bounds<V>, b: Bounds<V>, D: Domain<V>): Bounds<V> {
   return { lo: D.select(noZero, q.lo, D.sub(D.c(0), bound)), hi: D.select(noZero, q.hi, bound) };
 }
 
-/** x % y has the sign of x, |x % y| <= |x| and |x % y| <= max|y| - 1; 0 is always possible. */
+/**
+ * x % y has the sign of x, |x % y| <= |x| and |x % y| <= max|y| - 1; 0 is always possible. With a
+ * constant y = c > 0 and 0 <= x.lo whose range lies in one period (x.lo / c == x.hi / c), x % c is
+ * x - const, so [x.lo % c, x.hi % c]: in kernel IR the range is known only at run time (a point range
+ * there is two different expressions), and this keeps a hash of q / block exact over a tile inside
+ * one block (random_blocks).
+ */
 function modBounds<V>(a: Bounds<V>, b: Bounds<V>, D: Domain<V>): Bounds<V> {
   if (bothExact(a, b)) return exactly(D.mod(a.lo, b.lo));
   const zero = D.c(0);
   const limit = D.max(D.sub(D.max(absV(b.lo, D), absV(b.hi, D)), D.c(1)), zero);
-  return { lo: D.min(zero, D.max(a.lo, D.sub(zero, limit))), hi: D.max(zero, D.min(a.hi, limit)) };
+  const lo = D.min(zero, D.max(a.lo, D.sub(zero, limit))), hi = D.max(zero, D.min(a.hi, limit));
+  const c = isExact(b) ? D.known(b.lo) : undefined;
+  if (c === undefined || c <= 0) return { lo, hi };
+  const onePeriod = D.min(D.le(zero, a.lo), D.eq(D.div(a.lo, b.lo), D.div(a.hi, b.lo)));
+  return { lo: D.select(onePeriod, D.mod(a.lo, b.lo), lo), hi: D.select(onePeriod, D.mod(a.hi, b.lo), hi) };
 }
 
 type T5Node = Extract<MaskExpr, { kind: 't5_bucket' }>;
@@ -358,4 +368,68 @@ export function safeDivision(op: '/' | '%', a: Expr, b: Expr): Expr {
   if (c !== undefined) return c === 0 ? k.i(0) : k.bin(op, a, b);
   const zero = k.eq(b, 0);
   return k.select(zero, k.i(0), k.bin(op, a, k.select(zero, k.i(1), b)));
+}
+
+// ---- key range ------------------------------------------------------------------------------------
+
+/** k = coef * k + rest, or undefined when k appears other than linearly. */
+function linearInKey(m: MaskExpr): { coef: number; rest: MaskExpr } | undefined {
+  const zero: MaskExpr = { kind: 'const', value: 0 };
+  if (m.kind === 'var' && m.name === 'k') return { coef: 1, rest: zero };
+  if (!usesKey(m)) return { coef: 0, rest: m };
+  if (m.kind !== 'binary') return undefined;
+  const a = linearInKey(m.left), b = linearInKey(m.right);
+  if (!a || !b) return undefined;
+  const bin = (op: '+' | '-' | '*', l: MaskExpr, r: MaskExpr): MaskExpr => ({ kind: 'binary', op, left: l, right: r });
+  if (m.op === '+') return { coef: a.coef + b.coef, rest: bin('+', a.rest, b.rest) };
+  if (m.op === '-') return { coef: a.coef - b.coef, rest: bin('-', a.rest, b.rest) };
+  if (m.op === '*' && m.left.kind === 'const' && b.coef !== 0) return { coef: m.left.value * b.coef, rest: bin('*', m.left, b.rest) };
+  if (m.op === '*' && m.right.kind === 'const' && a.coef !== 0) return { coef: m.right.value * a.coef, rest: bin('*', a.rest, m.right) };
+  return undefined;
+}
+
+function usesKey(m: MaskExpr): boolean {
+  return (m.kind === 'var' && m.name === 'k') || maskChildren(m).some(usesKey);
+}
+
+function usesRead(m: MaskExpr): boolean {
+  return m.kind === 'read' || maskChildren(m).some(usesRead);
+}
+
+/** Inclusive bounds on the keys any query of the tile can see; undefined = unbounded on that side. */
+export interface KeyInterval<V> {
+  lo?: V;
+  hi?: V;
+}
+
+/**
+ * The keys that can be visible to some query in q ∈ [q0, q1], from the mask's comparisons that are
+ * linear in k with coefficient ±1 (window, causal, k <= q + dim(past)), joined through & (intersect)
+ * and | (hull). Anything else (reads, %, !) leaves the side unbounded, so the attention kernel walks
+ * every key tile there; reads are left out so that the bounds, the loop limits, stay uniform.
+ */
+export function keyInterval<V>(m: MaskExpr, D: Domain<V>, env: TileEnv<V>): KeyInterval<V> {
+  if (m.kind !== 'binary') return {};
+  if (m.op === '&' || m.op === '|') {
+    const a = keyInterval(m.left, D, env), b = keyInterval(m.right, D, env);
+    const pick = (x: V | undefined, y: V | undefined, f: (p: V, q: V) => V, intersect: boolean): V | undefined =>
+      x === undefined ? (intersect ? y : undefined) : y === undefined ? (intersect ? x : undefined) : f(x, y);
+    const and = m.op === '&';
+    return { lo: pick(a.lo, b.lo, and ? D.max.bind(D) : D.min.bind(D), and), hi: pick(a.hi, b.hi, and ? D.min.bind(D) : D.max.bind(D), and) };
+  }
+  // f = L - R (+ 1 for strict); the comparison is f <= 0, or f == 0.
+  const forms: Record<string, [MaskExpr, MaskExpr, number] | undefined> = {
+    '<=': [m.left, m.right, 0], '<': [m.left, m.right, 1], '>=': [m.right, m.left, 0], '>': [m.right, m.left, 1], '==': [m.left, m.right, 0],
+  };
+  const form = forms[m.op];
+  if (!form) return {};
+  const [l, r, strict] = form;
+  const f = linearInKey({ kind: 'binary', op: '-', left: l, right: r });
+  if (!f || (f.coef !== 1 && f.coef !== -1) || usesRead(f.rest)) return {};
+  const g = maskBounds(f.rest, D, env);
+  if (!g) return {};
+  const s = D.c(strict);
+  // coef 1: k + g + s <= 0, k <= -(g + s); coef -1: -k + g + s <= 0, k >= g + s. `==` bounds both sides.
+  if (m.op === '==') return f.coef === 1 ? { lo: D.sub(D.c(0), g.hi), hi: D.sub(D.c(0), g.lo) } : { lo: g.lo, hi: g.hi };
+  return f.coef === 1 ? { hi: D.sub(D.c(0), D.add(g.lo, s)) } : { lo: D.add(g.lo, s) };
 }

@@ -160,7 +160,6 @@ export const NAMED_INITS: Record<string, (span: Span) => InitValue> = {
 
 /** Constructs of DSL.md that the language reserves but does not support yet (REFERENCE.md §9). */
 export const NOT_YET: Record<string, string> = {
-  random_blocks: 'the random_blocks mask',
 };
 
 /** Attention arguments of DSL.md that are reserved for later. */

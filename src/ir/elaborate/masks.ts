@@ -8,7 +8,8 @@ import type { Span } from '../../diagnostics/span.js';
 import type { Expr, MaskLambdaExpr } from '../../parser/ast.js';
 import { shapeToString } from '../dim.js';
 import type { MaskBinaryOp, MaskExpr, MaskVar } from '../mask.js';
-import { mapMask, maskAnd, maskBin, maskConst, maskNot, maskOr, maskRead, maskTrue, maskVar, MASK_VARS } from '../mask.js';
+import type { Dim } from '../dim.js';
+import { mapMask, maskAnd, maskBin, maskConst, maskDim, maskNot, maskOr, maskRead, maskTrue, maskVar, MASK_VARS } from '../mask.js';
 import { isInt } from '../types.js';
 import type { Value } from '../types.js';
 import type { Args, BoundArg } from './args.js';
@@ -48,6 +49,60 @@ function perTokenArg(a: BoundArg, call: string): Value {
     throw new PtmError(diag.invalid_mask(a.span, `${call} needs a bool or integer tensor, got ${t.type.dtype}${shapeToString(t.type.shape)}`));
   }
   return t;
+}
+
+/** A non-negative integer argument (`seed`), else `invalid_mask` at it. */
+function nonNegativeArg(a: BoundArg, call: string): number {
+  const n = asDim(a.value);
+  if (typeof n !== 'number' || n < 0) {
+    const got = typeof n === 'number' ? String(n) : kindName(a.value);
+    throw new PtmError(diag.invalid_mask(a.span, `${call} needs a non-negative integer, got ${got}`));
+  }
+  return n;
+}
+
+/**
+ * Placeholder for the attention's key length in a mask (`random_blocks` picks among its key blocks);
+ * not a symbol name, so it never clashes with one. `Attention` replaces it by the key length
+ * (bindKeyLength) before the mask reaches the graph.
+ */
+const KEY_LENGTH = '#keys';
+
+/** `mask` with the key-length placeholder replaced by the attention's key length `tk`. */
+export function bindKeyLength(mask: MaskExpr, tk: Dim): MaskExpr {
+  return mapMask(mask, (x) => (x.kind === 'dim' && x.dim === KEY_LENGTH ? maskDim(tk) : x));
+}
+
+/** The modulus of random_blocks' hash: a prime below 2^15, so every product of two residues stays below 2^31. */
+export const RANDOM_BLOCKS_PRIME = 32749;
+
+/**
+ * Key block picked by random_blocks' pick `j` for query block `qb` (REFERENCE.md §7.2), with the
+ * integer arithmetic the mask predicate uses; every intermediate value is below 2^31, so i32
+ * kernels, ONNX and JS numbers agree. `keyBlocks` = ceil(keys / block).
+ */
+export function randomBlockPick(qb: number, j: number, seed: number, keyBlocks: number): number {
+  const P = RANDOM_BLOCKS_PRIME, [c1, c2] = randomBlockConstants(j, seed);
+  let x = ((qb % P) * 9973 + c1) % P;
+  x = (x * x + 7 * x + 1) % P;
+  x = (x * 16807 + c2) % P;
+  return x % keyBlocks;
+}
+
+/** The per-pick constants of the hash, from (j, seed); both below P. */
+function randomBlockConstants(j: number, seed: number): [number, number] {
+  const P = RANDOM_BLOCKS_PRIME, s = seed % P, jj = j % P;
+  return [(jj * 7919 + s * 4099 + 12345) % P, (jj * 3571 + s * 28411 + 977) % P];
+}
+
+/** randomBlockPick as a mask expression over `qb` (an integer expression). */
+function randomBlockPickExpr(qb: MaskExpr, j: number, seed: number, keyBlocks: MaskExpr): MaskExpr {
+  const P = maskConst(RANDOM_BLOCKS_PRIME), [c1, c2] = randomBlockConstants(j, seed);
+  const mod = (x: MaskExpr) => maskBin('%', x, P);
+  const x1 = mod(maskBin('+', maskBin('*', mod(qb), maskConst(9973)), maskConst(c1)));
+  const x2 = mod(maskBin('+', maskBin('+', maskBin('*', x1, x1), maskBin('*', maskConst(7), x1)), maskConst(1)));
+  const x3 = mod(maskBin('+', maskBin('*', x2, maskConst(16807)), maskConst(c2)));
+  return maskBin('%', x3, keyBlocks);
 }
 
 /** Masks that take arguments (§7.2); `full` and `causal` are NAMED_MASKS. */
@@ -93,6 +148,28 @@ export const MASK_FUNCTIONS: Record<string, MaskFn> = {
     const s = maskConst(positiveArg(args.require(0, 's'), 'strided(s)'));
     args.done(['s']);
     return maskValue(maskBin('==', maskBin('%', maskBin('-', q, k), s), maskConst(0)), [], args.span);
+  },
+  /**
+   * random_blocks(r, block, seed): BigBird's random attention (Zaheer et al. 2020, §2): query block
+   * q / block sees the r key blocks randomBlockPick(q / block, j, seed, ceil(keys / block)), j < r.
+   * Picks are with replacement: when two coincide the query block sees fewer than r distinct blocks.
+   * Within one (query block, key block) pair the predicate is constant, so block-aligned tiles are
+   * never partial.
+   */
+  random_blocks: (_el, args) => {
+    const r = positiveArg(args.require(0, 'r'), 'random_blocks(r, block, seed)');
+    const block = positiveArg(args.require(1, 'block'), 'random_blocks(r, block, seed)');
+    const seed = nonNegativeArg(args.require(2, 'seed'), 'random_blocks(r, block, seed)');
+    args.done(['r', 'block', 'seed']);
+    const c = maskConst(block);
+    const qb = maskBin('/', q, c), kb = maskBin('/', k, c);
+    const keyBlocks = maskBin('/', maskBin('+', maskDim(KEY_LENGTH), maskConst(block - 1)), c);
+    let expr: MaskExpr | undefined;
+    for (let j = 0; j < r; j++) {
+      const hit = maskBin('==', kb, randomBlockPickExpr(qb, j, seed, keyBlocks));
+      expr = expr ? maskOr(expr, hit) : hit;
+    }
+    return maskValue(expr!, [], args.span);
   },
   /** same_segment(seg): tokens of packed sequences see only their own segment. */
   same_segment: (_el, args) => {
