@@ -352,6 +352,31 @@ specs.push(
   },
 );
 
+// ---- linear-cost attention (elaborate/linear-attention.ts; the feature maps are graph ops before it) --
+specs.push({
+  // linear_attention(φq [B,H,T,F], φk [B,H,S,F], v [B,H,S,Dv]) -> [B,H,T,Dv] (Katharopoulos et al. 2020,
+  // eq. 4–6): out_t = φq_t · Σ_{s∈vis(t)} φk_s v_sᵀ / (φq_t · Σ_{s∈vis(t)} φk_s), vis(t) = {s ≤ t} when
+  // `causal`, every s otherwise. The feature maps are non-negative, so a row with a visible key has a
+  // positive denominator.
+  name: 'linear_attention', arity: 3, attrs: { causal: 'bool' }, level: 'high-level',
+  infer: (xs) => {
+    const [q, k, v] = xs as [TensorType, TensorType, TensorType];
+    for (const [x, n] of [[q, 'query features'], [k, 'key features'], [v, 'value']] as const) {
+      requireFloat(x, 'linear_attention');
+      if (x.shape.length !== 4) throw new ShapeError(`linear_attention: ${n} must be [batch, heads, seq, features], got ${shapeToString(x.shape)}`, 'rank_mismatch');
+    }
+    sameDtype(q, k, 'linear_attention');
+    sameDtype(q, v, 'linear_attention');
+    const [bq, hq, tq, fq] = q.shape as [Dim, Dim, Dim, Dim];
+    const [bk, hk, tk, fk] = k.shape as [Dim, Dim, Dim, Dim];
+    const [bv, hv, tv, dv] = v.shape as [Dim, Dim, Dim, Dim];
+    if (!dimEq(bq, bk) || !dimEq(bq, bv) || !dimEq(hq, hk) || !dimEq(hq, hv)) throw new ShapeError(`linear_attention: batch/heads of ${shapeToString(q.shape)}, ${shapeToString(k.shape)} and ${shapeToString(v.shape)} differ`);
+    if (!dimEq(fq, fk)) throw new ShapeError(`linear_attention: query features ${fq} differ from key features ${fk}`);
+    if (!dimEq(tk, tv)) throw new ShapeError(`linear_attention: ${tk} keys but ${tv} values`);
+    return t(q.dtype, [bq, hq, tq, dv]);
+  },
+});
+
 export const OPS: ReadonlyMap<string, OpSpec> = new Map(specs.map((s) => [s.name, s]));
 
 export function opSpec(name: string): OpSpec | undefined {

@@ -78,6 +78,7 @@ function printAttr(value: AttrValue, kind: AttrKind | undefined, op: Op): string
 }
 
 function printInit(init: InitSpec): string {
+  if (init.kind === 'random_features') return `random_features(${init.seed})`;
   return init.kind === 'normal' ? `normal(${printFloat(init.std)})` : init.kind;
 }
 

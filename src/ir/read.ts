@@ -197,7 +197,13 @@ class Reader {
   private init(): InitSpec {
     const tok = this.next('ident', 'an initializer (normal(std), zeros or ones)');
     if (tok.text === 'zeros' || tok.text === 'ones') return { kind: tok.text };
-    if (tok.text !== 'normal') this.fail(`unknown initializer '${tok.text}': expected normal(std), zeros or ones`, tok);
+    if (tok.text === 'random_features') {
+      this.expect('(');
+      const seed = this.float('the seed');
+      this.expect(')');
+      return { kind: 'random_features', seed };
+    }
+    if (tok.text !== 'normal') this.fail(`unknown initializer '${tok.text}': expected normal(std), zeros, ones or random_features(seed)`, tok);
     this.expect('(');
     const std = this.float('the standard deviation');
     this.expect(')');

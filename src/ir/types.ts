@@ -34,7 +34,9 @@ export interface Op {
 }
 
 /** How a parameter is initialised when no weights file is given (seeded, per parameter name). */
-export type InitSpec = { kind: 'normal'; std: number } | { kind: 'zeros' } | { kind: 'ones' };
+export type InitSpec = { kind: 'normal'; std: number } | { kind: 'zeros' } | { kind: 'ones' }
+  /** FAVOR+'s fixed random projection [2·d, m] (runtime/random-features.ts), from its own seed: not trained. */
+  | { kind: 'random_features'; seed: number };
 
 export interface Param {
   value: Value;

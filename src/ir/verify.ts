@@ -62,7 +62,8 @@ class Verifier {
       const what = `param ${param.value.id}`;
       this.checkName(param.name, paramNames, what, param.loc);
       const init = param.init;
-      if (init.kind === 'normal' ? !(Number.isFinite(init.std) && init.std >= 0) : init.kind !== 'zeros' && init.kind !== 'ones') {
+      const badFeatures = init.kind === 'random_features' && !(Number.isSafeInteger(init.seed) && init.seed >= 0 && param.value.type.shape.length === 2 && Number(param.value.type.shape[0]) % 2 === 0);
+      if (init.kind === 'random_features' ? badFeatures : init.kind === 'normal' ? !(Number.isFinite(init.std) && init.std >= 0) : init.kind !== 'zeros' && init.kind !== 'ones') {
         this.report(param.loc, `${what}: invalid initializer ${JSON.stringify(init)}`);
       }
       this.define(param.value, what, param.loc);

@@ -263,6 +263,30 @@ function attention(e: Emitter, operands: Value[], attrs: Attrs): Value {
   return e.emit('matmul', [e.emit('div', [exp, sum]), v]);
 }
 
+/**
+ * linear_attention(φq, φk, v): full, out = φq (φkᵀ v) / (φq Σ_s φk_s); causal, the same sums over s ≤ t,
+ * written as the masked [T, S] product (quadratic, as ONNX has no matrix-valued prefix scan).
+ */
+function linearAttention(e: Emitter, [q, k, v]: Value[], causal: boolean): Value {
+  const dt = q!.type.dtype;
+  const kt = e.emit('transpose', [k!], { perm: [0, 1, 3, 2] }); // [B, H, F, S]
+  let num: Value, den: Value;
+  if (causal) {
+    const t = q!.type.shape[2]!, s = k!.type.shape[2]!;
+    const rows = e.emit('reshape', [e.emit('iota', [], { length: t, dtype: 'i32' })], { shape: [t, 1] });
+    const cols = e.emit('reshape', [e.emit('iota', [], { length: s, dtype: 'i32' })], { shape: [1, s] });
+    const weights = e.emit('where', [e.emit('le', [cols, rows]), e.emit('matmul', [q!, kt]), e.constant(0, dt)]); // [B, H, T, S]
+    num = e.emit('matmul', [weights, v!]);
+    den = e.emit('reduce_sum', [weights], { axes: [3], keepdims: true });
+  } else {
+    num = e.emit('matmul', [q!, e.emit('matmul', [kt, v!])]);
+    den = e.emit('matmul', [q!, e.emit('reduce_sum', [kt], { axes: [3], keepdims: true })]); // [B, H, T, 1]
+  }
+  // A row whose denominator is 0 (no visible key) has a zero numerator too: divide by 1 to give 0.
+  const zero = e.constant(0, dt);
+  return e.emit('div', [num, e.emit('where', [e.emit('eq', [den, zero]), e.constant(1, dt), den])]);
+}
+
 type Rewrite = (e: Emitter, operands: Value[], attrs: Attrs) => Value;
 
 const REWRITES: Record<string, Rewrite> = {
@@ -273,6 +297,7 @@ const REWRITES: Record<string, Rewrite> = {
   gelu_tanh: (e, [x]) => geluTanh(e, x!),
   silu: (e, [x]) => e.emit('mul', [x!, e.emit('sigmoid', [x!])]),
   attention,
+  linear_attention: (e, xs, attrs) => linearAttention(e, xs, attrs.causal as boolean),
 };
 
 function sameType(a: Value, b: Value): boolean {

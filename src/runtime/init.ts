@@ -4,6 +4,7 @@ import type { Graph, Param } from '../ir/types.js';
 import { roundToHalf } from './half.js';
 import type { ParamSource } from './param-source.js';
 import { RandomStream } from './random.js';
+import { favorProjection } from './random-features.js';
 import { concreteShape } from './shapes.js';
 import type { Tensor } from './tensor.js';
 import { allocate, size } from './tensor.js';
@@ -16,6 +17,7 @@ export function initParam(param: Param, seed: number, symbols: ReadonlyMap<strin
   const init = param.init;
   if (init.kind === 'ones') data.fill(1);
   else if (init.kind === 'normal') new RandomStream(seed, param.name).normals(data.length, data as Float32Array, init.std);
+  else if (init.kind === 'random_features') data.set(favorProjection(shape[0]!, shape[1]!, init.seed, param.name));
   if (dtype === 'f16' || dtype === 'bf16') roundToHalf(data as Float32Array, dtype);
   return { dtype, shape, data };
 }

@@ -16,6 +16,7 @@ import type { MatmulVariant } from '../templates/matmul.js';
 import { attentionKernel, DEFAULT_ATTENTION_VARIANT } from '../templates/attention.js';
 import type { AttentionVariant } from '../templates/attention.js';
 import { copyKernel } from '../templates/copy.js';
+import { linearAttentionKernel } from '../templates/linear-attention.js';
 import { concatPartKernel } from '../templates/concat.js';
 import type { KernelInstance, Strided } from '../templates/instance.js';
 import type { Launch, Program, ProgramBuffer } from './program.js';
@@ -157,6 +158,8 @@ class Lowering {
         return this.launchMatmul(op);
       case 'attention':
         return this.launchAttention(op);
+      case 'linear_attention':
+        return this.launchLinearAttention(op);
       case 'concat':
         return this.launchConcat(op);
       case 'iota':
@@ -306,6 +309,23 @@ class Lowering {
       q: { input: 0, layout: layout(q) }, k: { input: 1, layout: layout(k) }, v: { input: 2, layout: layout(v) },
       out: this.attentionOutLayout(op), mask, ...(bias ? { bias } : {}), maskInputs,
       variant: this.options.attentionVariant ?? DEFAULT_ATTENTION_VARIANT, locs: [op.loc],
+    });
+    this.push(op, instance, inputs, [op.result.id]);
+  }
+
+  /** linear_attention (templates/linear-attention.ts): φq, φk and v read through their views; the result contiguous. */
+  private launchLinearAttention(op: Op): void {
+    const [q, key, v] = op.operands as [Value, Value, Value];
+    const [batch, heads, tq, features] = q.type.shape as [Dim, Dim, Dim, Dim];
+    const dv = v.type.shape[3]!;
+    if (typeof features !== 'number' || typeof dv !== 'number') throw new PtmError(diag.unsupported(op.loc, 'linear attention with a symbolic feature or value size on the kernel backends'));
+    const inputs = op.operands.map((x) => this.views.get(x.id)!.base);
+    const layout = (x: Value) => this.views.get(x.id)!.layout;
+    const instance = linearAttentionKernel({
+      batch, heads, tq, tk: key.type.shape[2]!, features, dv, causal: op.attrs.causal as boolean,
+      inputs: inputs.map((id, i) => ({ storage: this.buffers.get(id)!.storage, shape: [...op.operands[i]!.type.shape] })),
+      q: { input: 0, layout: layout(q) }, k: { input: 1, layout: layout(key) }, v: { input: 2, layout: layout(v) },
+      out: { offset: 0, strides: ownView(op.result.id, op.result.type.shape).layout.strides }, locs: [op.loc],
     });
     this.push(op, instance, inputs, [op.result.id]);
   }

@@ -62,7 +62,9 @@ export type EValue =
   | ModuleValue
   | MaskValue
   | PositionValue
-  | InitValue;
+  | InitValue
+  /** `favor(features: m, seed: s)` for `Attention(..., kernel: ...)` (elaborate/linear-attention.ts). */
+  | { kind: 'feature_map'; map: 'favor'; features: number; seed: number; span: Span };
 
 export function kindName(v: EValue): string {
   switch (v.kind) {
@@ -79,6 +81,7 @@ export function kindName(v: EValue): string {
     case 'mask': return 'a mask';
     case 'position': return v.encoding === 'rotary' ? 'a rotary position encoding' : "T5's relative position bias";
     case 'init': return `the initializer ${v.init.kind === 'normal' ? `normal(${v.init.std})` : v.init.kind}`;
+    case 'feature_map': return 'the FAVOR+ feature map';
   }
 }
 

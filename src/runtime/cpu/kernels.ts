@@ -1,5 +1,6 @@
 // The cpu kernel for every op of the registry in src/ir/ops.ts (a test checks none is missing).
 import { attentionKernel } from './attention.js';
+import { linearAttentionKernel } from './linear-attention.js';
 import type { BinaryKind } from './binary.js';
 import { binaryKernel } from './binary.js';
 import type { Kernel } from './kernel.js';
@@ -34,4 +35,5 @@ export const KERNELS: ReadonlyMap<string, Kernel> = new Map<string, Kernel>([
   ['layer_norm', layerNormKernel],
   ['rms_norm', rmsNormKernel],
   ['attention', attentionKernel],
+  ['linear_attention', linearAttentionKernel],
 ]);
