@@ -16,7 +16,7 @@ import * as k from '../kernel-ir/build.js';
 import { LaunchParams } from './indexing.js';
 import type { BufferBind, KernelInstance, StorageType, Strided } from './instance.js';
 import type { Bounds, RangeRead } from './mask-tiles.js';
-import { i32Domain, keyInterval, rangeReads, tileClassValue } from './mask-tiles.js';
+import { i32Domain, keyIntervals, rangeReads, tileClassValue } from './mask-tiles.js';
 import type { MaskEnv } from './mask-expr.js';
 import { emitMask } from './mask-expr.js';
 
@@ -162,8 +162,7 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
   ];
   const J = Math.ceil(spec.dv / TPR);
   for (let j = 0; j < J; j++) body.push(k.var_(`acc${j}`, k.f(0)), k.let_(`cc${j}`, k.min(column(ctx, j), spec.dv - 1)));
-  const [kBegin, kEnd] = keyLoopBounds(ctx, body);
-  body.push(k.for_('k0', kBegin, kEnd, [
+  const tileBody = (): Stmt[] => [
     ...kReads.flatMap((r, n) => rangeBounds(ctx, r, n, u('k0'), ctx.tk, tileK)),
     ...tileClass(ctx), // cls: 0 masked (skip), 1 partial (test each key), 2 visible; uniform
     k.if_(k.ne(iv('cls'), 0), [
@@ -174,7 +173,8 @@ export function attentionKernel(spec: AttentionSpec): KernelInstance {
       ...softmaxUpdate(ctx, J),
       k.barrier(), // the readers of Ks and Ss are done before the next tile stages
     ]),
-  ], tileK));
+  ];
+  body.push(...keyLoops(ctx, tileBody));
   // out[b, h, qi, c] = acc / l, or 0 for a row that saw no visible key
   for (let j = 0; j < J; j++) {
     const c = column(ctx, j);
@@ -241,27 +241,44 @@ function rangeBounds(ctx: Ctx, r: RangeRead, n: number, start: Expr, limit: Expr
 }
 
 /**
- * [first, end) of the key-tile starts to walk: the keys the mask allows some query of this workgroup
- * (keyInterval), widened to whole tiles; 0 .. tk where the mask bounds no side.
+ * The loops over key tiles: one per interval of keys the mask allows some query of this workgroup
+ * (keyIntervals), widened to whole tiles, each skipping the tiles an earlier loop walked; one loop
+ * over 0 .. tk where the mask bounds no side. None when the mask hides every key from the whole
+ * query tile (a row class over all keys, e.g. Longformer's global attention on non-global queries).
  */
-function keyLoopBounds(ctx: Ctx, stmts: Stmt[]): [Expr, Expr] {
-  const last = k.toI32(k.sub(k.min(k.add(u('q0'), ctx.tileQ), ctx.tq), 1));
-  const range = keyInterval(ctx.spec.mask, i32Domain, {
-    b: ctx.vars.b, h: ctx.vars.h, q: [k.toI32(u('q0')), last], k: [k.i(0), k.i(0)],
-    reads: { exact: () => undefined, range: () => undefined, unknown: () => undefined },
-    dim: (d) => dimValue(ctx, d),
-  });
+function keyLoops(ctx: Ctx, tileBody: () => Stmt[]): Stmt[] {
+  const stmts: Stmt[] = [];
+  const q: [Expr, Expr] = [k.toI32(u('q0')), k.toI32(k.sub(k.min(k.add(u('q0'), ctx.tileQ), ctx.tq), 1))];
   const tk = k.toI32(ctx.tk);
-  let begin: Expr = k.u(0), end: Expr = ctx.tk;
-  if (range.lo !== undefined) {
-    stmts.push(k.let_('key_lo', k.min(k.max(range.lo, k.i(0)), tk)));
-    begin = k.toU32(k.mul(k.div(iv('key_lo'), ctx.tileK), ctx.tileK));
-  }
-  if (range.hi !== undefined) {
-    stmts.push(k.let_('key_end', k.min(k.max(k.add(range.hi, k.i(1)), k.i(0)), tk)));
-    end = k.toU32(iv('key_end'));
-  }
-  return [begin, end];
+  const reads = {
+    exact: (operand: number, indices: Expr[]) => readMask(ctx, operand, indices),
+    range: (r: RangeRead) => (r.along === 'q' ? ctx.rangeBounds.get(r.key) : undefined),
+    unknown: (operand: number) => (ctx.maskBuffers.get(operand)?.type.scalar === 'u32' ? { lo: k.i(0), hi: k.i(1) } : undefined),
+  };
+  const env = { b: ctx.vars.b, h: ctx.vars.h, q, k: [k.i(0), k.sub(tk, k.i(1))] as [Expr, Expr], reads, dim: (d: Dim) => dimValue(ctx, d) };
+  const rowClass = k.hoistShared(tileClassValue(ctx.spec.mask, i32Domain, env), stmts, 'row_');
+  stmts.push(k.let_('row_live', k.ne(rowClass, 0)));
+  const intervals = keyIntervals(ctx.spec.mask, i32Domain, env);
+  const walked: [Expr, Expr][] = [];
+  intervals.forEach((x, n) => {
+    let begin: Expr = k.u(0), end: Expr = ctx.tk;
+    if (x.lo !== undefined) {
+      stmts.push(k.let_(`key_lo${n}`, k.min(k.max(x.lo, k.i(0)), tk)));
+      begin = k.toU32(k.mul(k.div(iv(`key_lo${n}`), ctx.tileK), ctx.tileK));
+    }
+    if (x.hi !== undefined) {
+      stmts.push(k.let_(`key_end${n}`, k.min(k.max(k.add(x.hi, k.i(1)), k.i(0)), tk)));
+      end = k.toU32(iv(`key_end${n}`));
+    }
+    stmts.push(k.let_(`tiles_begin${n}`, begin), k.let_(`tiles_end${n}`, k.select(k.ref('row_live', k.bool), end, begin)));
+    const from = u(`tiles_begin${n}`), to = u(`tiles_end${n}`);
+    // A tile an earlier loop walked (its start inside that loop's [begin, end)) is not walked again.
+    const fresh = walked.map(([b, e]) => k.or(k.lt(u('k0'), b), k.ge(u('k0'), e)));
+    const guarded = fresh.length === 0 ? tileBody() : [k.if_(fresh.reduce((a, c) => k.and(a, c)), tileBody())];
+    stmts.push(k.for_('k0', from, to, guarded, ctx.tileK));
+    walked.push([from, to]);
+  });
+  return stmts;
 }
 
 /** `cls`, the tile's class (i32 0/1/2) by interval arithmetic over q ∈ [q0, q1], k ∈ [k0, k1]. */

@@ -392,44 +392,55 @@ function usesKey(m: MaskExpr): boolean {
   return (m.kind === 'var' && m.name === 'k') || maskChildren(m).some(usesKey);
 }
 
-function usesRead(m: MaskExpr): boolean {
-  return m.kind === 'read' || maskChildren(m).some(usesRead);
-}
-
-/** Inclusive bounds on the keys any query of the tile can see; undefined = unbounded on that side. */
+/** Inclusive bounds on keys; undefined = unbounded on that side. */
 export interface KeyInterval<V> {
   lo?: V;
   hi?: V;
 }
 
+/** At most this many intervals are kept; more are joined into their hull. */
+const MAX_INTERVALS = 3;
+
 /**
- * The keys that can be visible to some query in q ∈ [q0, q1], from the mask's comparisons that are
- * linear in k with coefficient ±1 (window, causal, k <= q + dim(past)), joined through & (intersect)
- * and | (hull). Anything else (reads, %, !) leaves the side unbounded, so the attention kernel walks
- * every key tile there; reads are left out so that the bounds, the loop limits, stay uniform.
+ * Key intervals whose union holds every key some query in q ∈ [q0, q1] can see: from the mask's
+ * comparisons linear in k with coefficient ±1 (window, causal, k <= q + dim(past), k < n[b]), joined
+ * through & (pairwise intersections) and | (the list of both). Anything else (reads along q or k, %,
+ * !) is one unbounded interval, so the attention kernel walks every key tile there. Reads with
+ * tile-invariant indices (n[b]) are allowed: the same for the whole workgroup, so the loop limits
+ * stay uniform.
  */
-export function keyInterval<V>(m: MaskExpr, D: Domain<V>, env: TileEnv<V>): KeyInterval<V> {
-  if (m.kind !== 'binary') return {};
+export function keyIntervals<V>(m: MaskExpr, D: Domain<V>, env: TileEnv<V>): KeyInterval<V>[] {
+  if (m.kind !== 'binary') return [{}];
   if (m.op === '&' || m.op === '|') {
-    const a = keyInterval(m.left, D, env), b = keyInterval(m.right, D, env);
-    const pick = (x: V | undefined, y: V | undefined, f: (p: V, q: V) => V, intersect: boolean): V | undefined =>
-      x === undefined ? (intersect ? y : undefined) : y === undefined ? (intersect ? x : undefined) : f(x, y);
-    const and = m.op === '&';
-    return { lo: pick(a.lo, b.lo, and ? D.max.bind(D) : D.min.bind(D), and), hi: pick(a.hi, b.hi, and ? D.min.bind(D) : D.max.bind(D), and) };
+    const a = keyIntervals(m.left, D, env), b = keyIntervals(m.right, D, env);
+    const both = (x: V | undefined, y: V | undefined, f: (p: V, q: V) => V): V | undefined => (x === undefined ? y : y === undefined ? x : f(x, y));
+    const either = (x: V | undefined, y: V | undefined, f: (p: V, q: V) => V): V | undefined => (x === undefined || y === undefined ? undefined : f(x, y));
+    const out = m.op === '&'
+      ? a.flatMap((x) => b.map((y) => ({ lo: both(x.lo, y.lo, D.max.bind(D)), hi: both(x.hi, y.hi, D.min.bind(D)) })))
+      : [...a, ...b];
+    if (out.some((x) => x.lo === undefined && x.hi === undefined)) return [{}];
+    if (out.length <= MAX_INTERVALS) return out;
+    return [out.reduce((x, y) => ({ lo: either(x.lo, y.lo, D.min.bind(D)), hi: either(x.hi, y.hi, D.max.bind(D)) }))];
   }
   // f = L - R (+ 1 for strict); the comparison is f <= 0, or f == 0.
-  const forms: Record<string, [MaskExpr, MaskExpr, number] | undefined> = {
+  const forms: Partial<Record<string, [MaskExpr, MaskExpr, number]>> = {
     '<=': [m.left, m.right, 0], '<': [m.left, m.right, 1], '>=': [m.right, m.left, 0], '>': [m.right, m.left, 1], '==': [m.left, m.right, 0],
   };
   const form = forms[m.op];
-  if (!form) return {};
+  if (!form) return [{}];
   const [l, r, strict] = form;
   const f = linearInKey({ kind: 'binary', op: '-', left: l, right: r });
-  if (!f || (f.coef !== 1 && f.coef !== -1) || usesRead(f.rest)) return {};
+  if (!f || (f.coef !== 1 && f.coef !== -1) || !readsInvariant(f.rest)) return [{}];
   const g = maskBounds(f.rest, D, env);
-  if (!g) return {};
+  if (!g) return [{}];
   const s = D.c(strict);
   // coef 1: k + g + s <= 0, k <= -(g + s); coef -1: -k + g + s <= 0, k >= g + s. `==` bounds both sides.
-  if (m.op === '==') return f.coef === 1 ? { lo: D.sub(D.c(0), g.hi), hi: D.sub(D.c(0), g.lo) } : { lo: g.lo, hi: g.hi };
-  return f.coef === 1 ? { hi: D.sub(D.c(0), D.add(g.lo, s)) } : { lo: D.add(g.lo, s) };
+  if (m.op === '==') return [f.coef === 1 ? { lo: D.sub(D.c(0), g.hi), hi: D.sub(D.c(0), g.lo) } : { lo: g.lo, hi: g.hi }];
+  return [f.coef === 1 ? { hi: D.sub(D.c(0), D.add(g.lo, s)) } : { lo: D.add(g.lo, s) }];
+}
+
+/** Every read in `m` has tile-invariant indices (exact over a tile: n[b], not valid[b, k]). */
+function readsInvariant(m: MaskExpr): boolean {
+  if (m.kind === 'read') return m.indices.every(tileInvariant);
+  return maskChildren(m).every(readsInvariant);
 }
