@@ -61,6 +61,8 @@ export const diag = {
     error('no_return', span, `block '${block}' does not return a value`, [hint('end the block with `return <expr>`')]),
   recursive_block: (span: Span, block: string) =>
     error('recursive_block', span, `block '${block}' calls itself; blocks cannot be recursive`, [hint('use `repeat(n)` to stack layers')]),
+  no_moe_layers: (span: Span) =>
+    error('no_moe_layers', span, 'moe_aux_loss() sums the auxiliary losses of the MoE layers before it, and there are none', [hint('call it after the MoE layers, e.g. `output aux = moe_aux_loss()` at the end of the model')]),
   no_outputs: (span: Span) =>
     error('no_outputs', span, 'the model declares no outputs', [hint('add `output name = <expr>`')]),
   unsupported: (span: Span, what: string) =>

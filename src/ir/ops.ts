@@ -297,7 +297,45 @@ const specs: OpSpec[] = [
       return t(q.dtype, [bq, hq, q.shape[2]!, dv]);
     },
   },
+  {
+    // moe_route(probs [..., E]) -> [..., E]: the combine weight of each token at each expert — its gate
+    // where the token is routed there and within capacity, else 0 (REFERENCE.md §8.8). Tokens are the
+    // leading axes flattened in row-major order; top_k is 1 (Switch) or 2 (GShard); the capacity is
+    // ceil(N · fl32(capacity · top_k / E)) slots per expert for N tokens.
+    name: 'moe_route', arity: 1, attrs: { top_k: 'int', capacity: 'float' }, level: 'high-level',
+    infer: ([p], attrs) => moeProbs(p!, 'moe_route', attrs.top_k as number, attrs.capacity as number),
+  },
+  {
+    // moe_aux_loss(probs [..., E]) -> []: Switch's load-balancing loss E · Σ_i f_i · P_i (without α).
+    name: 'moe_aux_loss', arity: 1, attrs: {}, level: 'high-level',
+    infer: ([p]) => t(moeProbs(p!, 'moe_aux_loss', 1, 1).dtype, []),
+  },
 ];
+
+/**
+ * Slots per expert for `tokens` tokens (REFERENCE.md §8.8): ceil(tokens · s) with s = fl32(capacity ·
+ * top_k / experts), the product rounded to f32 as every backend computes it, so that all agree exactly.
+ */
+export function moeCapacity(tokens: number, experts: number, topK: number, capacity: number): number {
+  return Math.ceil(Math.fround(tokens * moeCapacityScale(experts, topK, capacity)));
+}
+
+/** fl32(capacity · top_k / experts): the f32 factor the kernels multiply the token count by. */
+export function moeCapacityScale(experts: number, topK: number, capacity: number): number {
+  return Math.fround((capacity * topK) / experts);
+}
+
+/** Router probabilities [..., E] of a float dtype, and a valid top_k / capacity factor. */
+function moeProbs(p: TensorType, what: string, topK: number, capacity: number): TensorType {
+  requireFloat(p, what);
+  if (p.shape.length < 1) throw new ShapeError(`${what}: router probabilities must have an experts axis, got a scalar`, 'rank_mismatch');
+  const experts = p.shape[p.shape.length - 1]!;
+  if (typeof experts !== 'number') throw new ShapeError(`${what}: the number of experts must be a known integer, got ${experts}`, 'invalid_dimension');
+  if (topK !== 1 && topK !== 2) throw new ShapeError(`${what}: top_k must be 1 or 2, got ${topK}`, 'invalid_dimension');
+  if (topK > experts) throw new ShapeError(`${what}: top_k ${topK} is more than the ${experts} experts`, 'invalid_dimension');
+  if (!(capacity > 0) || !Number.isFinite(capacity)) throw new ShapeError(`${what}: the capacity factor must be a positive number, got ${capacity}`, 'invalid_dimension');
+  return t(p.dtype, [...p.shape]);
+}
 
 // ---- fused ops (made by src/passes/fuse-*.ts; each becomes one kernel) ---------------------------
 

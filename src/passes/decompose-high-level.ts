@@ -14,6 +14,7 @@ import type { Attrs, Graph, Op, Value } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import type { Pass } from './pass.js';
 import { IdSource, OpEmitter } from './op-emitter.js';
+import { moeAuxLoss, moeRoute } from './decompose-moe.js';
 
 /** Appends primitive ops for one high-level op. */
 type Emitter = OpEmitter;
@@ -297,6 +298,8 @@ const REWRITES: Record<string, Rewrite> = {
   gelu_tanh: (e, [x]) => geluTanh(e, x!),
   silu: (e, [x]) => e.emit('mul', [x!, e.emit('sigmoid', [x!])]),
   attention,
+  moe_route: moeRoute,
+  moe_aux_loss: moeAuxLoss,
   linear_attention: (e, xs, attrs) => linearAttention(e, xs, attrs.causal as boolean),
 };
 

@@ -184,6 +184,9 @@ class StepRewrite {
       case 'reduce_sum': case 'reduce_mean': case 'reduce_max':
         if ((a.axes as number[]).some((i) => normalizeAxis(i, x!.type.shape.length) === ax)) this.refuse(op, `reduces over '${this.time}' (it combines positions)`);
         return;
+      case 'moe_route': case 'moe_aux_loss':
+        // Capacity is counted over all tokens in order, so a token's routing depends on the earlier ones (§8.8).
+        return this.refuse(op, `routes tokens to experts with a capacity shared by every position of '${this.time}' (a token can be dropped because of earlier ones)`);
       case 'softmax':
         if (normalizeAxis(a.axis as number, x!.type.shape.length) === ax) this.refuse(op, `normalizes over '${this.time}' (it combines positions)`);
         return;

@@ -16,6 +16,7 @@ import type { MatmulVariant } from '../templates/matmul.js';
 import { attentionKernel, DEFAULT_ATTENTION_VARIANT } from '../templates/attention.js';
 import type { AttentionVariant } from '../templates/attention.js';
 import { copyKernel } from '../templates/copy.js';
+import { moeAuxLossKernel, moeRouteKernel } from '../templates/moe.js';
 import { linearAttentionKernel } from '../templates/linear-attention.js';
 import { concatPartKernel } from '../templates/concat.js';
 import type { KernelInstance, Strided } from '../templates/instance.js';
@@ -164,6 +165,9 @@ class Lowering {
         return this.launchConcat(op);
       case 'iota':
         return this.launchIota(op);
+      case 'moe_route':
+      case 'moe_aux_loss':
+        return this.launchMoe(op);
       default:
         throw new PtmError(diag.unsupported(op.loc, `the op '${op.op}' on the kernel backends (it runs on --backend cpu)`));
     }
@@ -215,6 +219,16 @@ class Lowering {
     const expr: FusedExpr = { kind: 'iota', shape: [op.attrs.length as Dim], axis: 0, ...(start !== undefined && start !== 0 ? { start } : {}), dtype: storage };
     const instance = elementwiseKernel({ inputs: [], out: { storage, shape: [...op.result.type.shape] }, expr, locs: [op.loc] });
     this.push(op, instance, [], [op.result.id]);
+  }
+
+  /** MoE routing (templates/moe.ts) over the contiguous router probabilities [..., E]. */
+  private launchMoe(op: Op): void {
+    const shape = op.operands[0]!.type.shape;
+    const experts = shape[shape.length - 1] as number, tokens = dimProduct(shape.slice(0, -1));
+    const instance = op.op === 'moe_route'
+      ? moeRouteKernel({ experts, tokens, topK: op.attrs.top_k as 1 | 2, capacity: op.attrs.capacity as number, locs: [op.loc] })
+      : moeAuxLossKernel({ experts, tokens, locs: [op.loc] });
+    this.push(op, instance, [this.dense(op.operands[0]!)], [op.result.id]);
   }
 
   /** concat: one launch per operand, copying it (through its view) into its region of the output. */

@@ -5,6 +5,7 @@ import type { BinaryKind } from './binary.js';
 import { binaryKernel } from './binary.js';
 import type { Kernel } from './kernel.js';
 import { matmulKernel } from './matmul.js';
+import { moeAuxLossKernel, moeRouteKernel } from './moe.js';
 import { layerNormKernel, rmsNormKernel, softmaxKernel } from './normalize.js';
 import { reduceKernel } from './reduce.js';
 import { concatKernel, gatherKernel, reshapeKernel, sliceKernel, transposeKernel } from './shape-ops.js';
@@ -35,5 +36,7 @@ export const KERNELS: ReadonlyMap<string, Kernel> = new Map<string, Kernel>([
   ['layer_norm', layerNormKernel],
   ['rms_norm', rmsNormKernel],
   ['attention', attentionKernel],
+  ['moe_route', moeRouteKernel],
+  ['moe_aux_loss', moeAuxLossKernel],
   ['linear_attention', linearAttentionKernel],
 ]);

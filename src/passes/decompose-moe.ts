@@ -1,0 +1,74 @@
+// The primitive-op form of moe_route and moe_aux_loss (REFERENCE.md §8.8), used by
+// decompose-high-level for ONNX export. Dense: one-hot choices [N, E] and an exclusive prefix count
+// over tokens as a strictly-lower-triangular [N, N] @ [N, E] product (quadratic in tokens; counts
+// are integers below 2^24, so exact in f32). Ties go to the lower expert index, as in every backend.
+import type { Dim } from '../ir/dim.js';
+import { dimProduct } from '../ir/dim.js';
+import { moeCapacityScale } from '../ir/ops.js';
+import type { Attrs, Value } from '../ir/types.js';
+import type { OpEmitter } from './op-emitter.js';
+
+interface Choice {
+  /** [N, E]: true at the chosen expert. */
+  chosen: Value;
+  /** [N, 1]: the chosen expert's probability. */
+  prob: Value;
+}
+
+/** probs [..., E] as [N, E] tokens in row-major order, with N and E. */
+function flatten(e: OpEmitter, probs: Value): { p: Value; tokens: Dim; experts: number } {
+  const shape = probs.type.shape;
+  const experts = shape[shape.length - 1] as number;
+  const tokens = dimProduct(shape.slice(0, -1));
+  return { p: e.emit('reshape', [probs], { shape: [tokens, experts] }), tokens, experts };
+}
+
+/** The first expert of largest probability per token: argmax as max of (E - index) over the maxima. */
+function choose(e: OpEmitter, p: Value, experts: number): Choice {
+  const dt = p.type.dtype;
+  const reversed = e.emit('sub', [e.constant(experts, dt), e.emit('iota', [], { length: experts, dtype: dt })]); // [E]: E, E-1, ..., 1
+  const prob = e.emit('reduce_max', [p], { axes: [-1], keepdims: true });
+  const atMax = e.emit('where', [e.emit('eq', [p, prob]), reversed, e.constant(0, dt)]);
+  const first = e.emit('reduce_max', [atMax], { axes: [-1], keepdims: true });
+  return { chosen: e.emit('eq', [reversed, first]), prob };
+}
+
+/** Combine weights [..., E]: the gate where a token is routed to an expert within capacity, else 0. */
+export function moeRoute(e: OpEmitter, [probs]: Value[], attrs: Attrs): Value {
+  const { p, tokens, experts } = flatten(e, probs!);
+  const dt = p.type.dtype;
+  const topK = attrs.top_k as number;
+  const zero = e.constant(0, dt);
+  const choices = [choose(e, p, experts)];
+  // probabilities are >= 0, so -1 excludes the first choice from the second
+  if (topK === 2) choices.push(choose(e, e.emit('where', [choices[0]!.chosen, e.constant(-1, dt), p]), experts));
+
+  const index = e.emit('iota', [], { length: tokens, dtype: 'i32' });
+  const earlier = e.emit('cast', [e.emit('lt', [e.emit('reshape', [index], { shape: [1, tokens] }), e.emit('reshape', [index], { shape: [tokens, 1] })])], { to: dt }); // [N, N]: m < n
+  const count = e.emit('add', [e.emit('reduce_max', [e.emit('cast', [index], { to: dt })], { axes: [0], keepdims: false }), e.constant(1, dt)]);
+  // slot < ceil(N·s) ⟺ slot < N·s for an integer slot; N·s is the same f32 product as the kernels'
+  const limit = e.emit('mul', [count, e.constant(moeCapacityScale(experts, topK, attrs.capacity as number), dt)]);
+
+  let filled: Value | undefined; // [1, E]: assignments of the earlier choices, which come first (GShard)
+  let kept: Value | undefined;
+  for (const c of choices) {
+    const oneHot = e.emit('cast', [c.chosen], { to: dt });
+    let slot = e.emit('matmul', [earlier, oneHot]);
+    if (filled) slot = e.emit('add', [slot, filled]);
+    const keep = e.emit('and', [c.chosen, e.emit('lt', [slot, limit])]);
+    kept = kept ? e.emit('or', [kept, keep]) : keep;
+    filled = e.emit('reduce_sum', [oneHot], { axes: [0], keepdims: true });
+  }
+  const gates = topK === 1 ? p : e.emit('div', [p, e.emit('add', [choices[0]!.prob, choices[1]!.prob])]);
+  const combine = e.emit('where', [kept!, gates, zero]);
+  return e.emit('reshape', [combine], { shape: [...probs!.type.shape] });
+}
+
+/** E · Σ_i f_i · P_i: f_i the fraction of tokens whose first choice is i, P_i the mean probability of i. */
+export function moeAuxLoss(e: OpEmitter, [probs]: Value[]): Value {
+  const { p, experts } = flatten(e, probs!);
+  const dt = p.type.dtype;
+  const f = e.emit('reduce_mean', [e.emit('cast', [choose(e, p, experts).chosen], { to: dt })], { axes: [0], keepdims: false });
+  const mass = e.emit('reduce_mean', [p], { axes: [0], keepdims: false });
+  return e.emit('mul', [e.emit('reduce_sum', [e.emit('mul', [f, mass])], { axes: [0], keepdims: false }), e.constant(experts, dt)]);
+}
