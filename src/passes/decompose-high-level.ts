@@ -219,17 +219,17 @@ export class MaskLowering {
   /** General index expressions: flatten x and gather at the row-major linear index. */
   private readByGather(x: Value, indices: MaskExpr[]): Value {
     const shape = x.type.shape;
-    if (shape.slice(1).some((d) => typeof d !== 'number')) {
-      throw unsupported(this.e.loc, `a read with computed indices needs static trailing dimensions, got ${shapeToString(shape)}`);
-    }
     let linear: Value | undefined;
-    let stride = 1;
+    // Row-major strides; a symbolic trailing axis (Transformer-XL's [.., 2*seq+mlen-1] table) makes them run-time values.
+    let stride: number | Value = 1;
     for (let i = indices.length - 1; i >= 0; i--) {
       let index = this.toNumber(this.lower(indices[i]!));
       if (isFloat(index.type.dtype)) throw unsupported(this.e.loc, 'a read indexed by a floating-point value');
-      if (stride !== 1) index = this.e.emit('mul', [index, this.e.constant(stride, 'i32')]);
+      if (stride !== 1) index = this.e.emit('mul', [index, typeof stride === 'number' ? this.e.constant(stride, 'i32') : stride]);
       linear = linear ? this.e.emit('add', [index, linear]) : index;
-      stride *= shape[i] as number;
+      const d = shape[i]!;
+      stride = typeof stride === 'number' && typeof d === 'number' ? stride * d
+        : this.e.emit('mul', [typeof stride === 'number' ? this.e.constant(stride, 'i32') : stride, this.dimValue(d)]);
     }
     const flat = this.e.emit('reshape', [x], { shape: [dimProduct(shape)] });
     return this.e.emit('gather', [flat, linear!], { axis: 0 });

@@ -259,7 +259,7 @@ function keyLoops(ctx: Ctx, tileBody: () => Stmt[]): Stmt[] {
   const rowClass = k.hoistShared(tileClassValue(ctx.spec.mask, i32Domain, env), stmts, 'row_');
   stmts.push(k.let_('row_live', k.ne(rowClass, 0)));
   const intervals = keyIntervals(ctx.spec.mask, i32Domain, env);
-  const walked: [Expr, Expr][] = [];
+  const walked: [Expr, Expr, boolean][] = [];
   intervals.forEach((x, n) => {
     let begin: Expr = k.u(0), end: Expr = ctx.tk;
     if (x.lo !== undefined) {
@@ -273,10 +273,11 @@ function keyLoops(ctx: Ctx, tileBody: () => Stmt[]): Stmt[] {
     stmts.push(k.let_(`tiles_begin${n}`, begin), k.let_(`tiles_end${n}`, k.select(k.ref('row_live', k.bool), end, begin)));
     const from = u(`tiles_begin${n}`), to = u(`tiles_end${n}`);
     // A tile an earlier loop walked (its start inside that loop's [begin, end)) is not walked again.
-    const fresh = walked.map(([b, e]) => k.or(k.lt(u('k0'), b), k.ge(u('k0'), e)));
+    // (`k0 < 0u` is left out where a loop began at 0: nvcc -Werror rejects the pointless unsigned compare.)
+    const fresh = walked.map(([b, e, fromZero]) => (fromZero ? k.ge(u('k0'), e) : k.or(k.lt(u('k0'), b), k.ge(u('k0'), e))));
     const guarded = fresh.length === 0 ? tileBody() : [k.if_(fresh.reduce((a, c) => k.and(a, c)), tileBody())];
     stmts.push(k.for_('k0', from, to, guarded, ctx.tileK));
-    walked.push([from, to]);
+    walked.push([from, to, x.lo === undefined]);
   });
   return stmts;
 }

@@ -9,7 +9,7 @@ import type { Span } from '../../diagnostics/span.js';
 import type { Dim } from '../dim.js';
 import { dimAdd, shapeToString } from '../dim.js';
 import type { MaskExpr } from '../mask.js';
-import { maskBin, maskConst, maskOr, maskVar, substituteVar } from '../mask.js';
+import { maskBin, maskConst, maskOr, maskVar } from '../mask.js';
 import { DTYPES, isFloat } from '../types.js';
 import type { Attrs, DType, Value } from '../types.js';
 import type { Args, BoundArg } from './args.js';
@@ -89,10 +89,8 @@ export function segmentArgs(el: Elaborator, args: Args, kv: BoundArg | undefined
   const memArg = args.get(undefined, 'memory');
   const queryArg = args.get(undefined, 'query');
   const queryMask = args.mask(undefined, 'query_mask');
-  if (!memArg && !queryArg) {
-    if (queryMask) throw new PtmError(diag.conflicting_arguments(queryMask.span, 'query_mask: is the mask of the query stream, so it needs query:'));
-    return undefined;
-  }
+  if (queryMask && !queryArg) throw new PtmError(diag.conflicting_arguments(queryMask.span, 'query_mask: is the mask of the query stream, so it needs query:'));
+  if (!memArg && !queryArg) return undefined;
   if (kv) {
     const what = memArg ? 'memory:' : 'query:';
     throw new PtmError(diag.conflicting_arguments(kv.span, `${what} is self-attention over a segment (and its memory), so it cannot take keys and values from kv:`, [{ message: `${what} is given here`, span: (memArg ?? queryArg)!.span }]));
@@ -204,11 +202,26 @@ export function segmentAttention(el: Elaborator, a: SegmentAttention): EValue {
   });
 }
 
-/** A mask over segment keys moved onto concat(memory, segment) keys: memory keys are always visible. */
+/**
+ * A mask over segment keys moved onto concat(memory, segment) keys: memory keys are always visible.
+ * k becomes k − mlen; inside a tensor read it becomes (k − mlen)·(k >= mlen), so that the read stays
+ * inside the tensor for memory keys too (its value is not used there, but ONNX's Gather would fail).
+ */
 function withMemory(m: MaskExpr, mlen: number): MaskExpr {
   if (mlen === 0) return m;
-  const shifted = substituteVar(m, 'k', maskBin('-', maskVar('k'), maskConst(mlen)));
-  return maskOr(maskBin('<', maskVar('k'), maskConst(mlen)), shifted);
+  const segmentKey = maskBin('-', maskVar('k'), maskConst(mlen));
+  const clamped = maskBin('*', segmentKey, maskBin('>=', maskVar('k'), maskConst(mlen)));
+  const shift = (e: MaskExpr, inRead: boolean): MaskExpr => {
+    switch (e.kind) {
+      case 'var': return e.name === 'k' ? (inRead ? clamped : segmentKey) : e;
+      case 'read': return { ...e, indices: e.indices.map((i) => shift(i, true)) };
+      case 'binary': return { ...e, left: shift(e.left, inRead), right: shift(e.right, inRead) };
+      case 'not': return { ...e, operand: shift(e.operand, inRead) };
+      case 't5_bucket': return { ...e, rel: shift(e.rel, inRead) };
+      default: return e;
+    }
+  };
+  return maskOr(maskBin('<', maskVar('k'), maskConst(mlen)), shift(m, false));
 }
 
 /** Linear projections `name.weight [d, d]` (+ `name.bias`) made once and applied to every stream. */

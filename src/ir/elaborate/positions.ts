@@ -8,7 +8,7 @@ import type { Span } from '../../diagnostics/span.js';
 import type { Dim } from '../dim.js';
 import type { MaskExpr } from '../mask.js';
 import { maskBin, maskConst, maskDim, maskRead, maskVar } from '../mask.js';
-import { dimAdd, dimMul } from '../dim.js';
+import { dimAdd, dimMul, dimSub } from '../dim.js';
 import { isInt } from '../types.js';
 import type { DType, Value } from '../types.js';
 import type { Args, BoundArg } from './args.js';
@@ -288,7 +288,7 @@ export function xlRelativeScores(
   // δ_p = p − (T − 1) for p < mlen + 2T − 1, as i32, then R: [P, d].
   const count = dimAdd(dimMul(2, tq), mlen - 1);
   const p0 = el.emit('iota', [], { length: count, dtype: 'i32' }, span);
-  const tLess1 = el.emit('sub', [el.toTensor({ kind: 'dim', dim: tq, span }, 'i32', span), el.constant(1, 'i32', span)], {}, span);
+  const tLess1 = el.emit('iota', [], { length: 1, start: dimSub(tq, 1), dtype: 'i32' }, span); // [T − 1], T known at run time
   const delta = el.emit('sub', [p0, tLess1], {}, span);
   const a = angles(el, delta, d, 10000, span); // [P, d/2]
   const table = el.emit('concat', [el.emit('sin', [a], {}, span), el.emit('cos', [a], {}, span)], { axis: 1 }, span); // [P, d]

@@ -1,0 +1,3 @@
+// Sessions that carry segment memory across calls (REFERENCE.md §7.5).
+export { Session, graphMemories } from './session.js';
+export type { MemoryState } from './session.js';

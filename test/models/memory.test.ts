@@ -1,0 +1,506 @@
+// Segment recurrence (Transformer-XL, Dai et al. 2019) and two-stream attention (XLNet, Yang et al.
+// 2019): float64 references written here from the papers' equations, sessions carrying memory across
+// calls, and each model on the CPU reference, WebGPU, onnxruntime, WGSL and CUDA (nvcc).
+// Tolerances:
+// - float64 vs float64: relative error norm <= 1e-9 (same f32 weights, sums in other orders; a
+//   dropped score term or a wrong distance moves the outputs by 1e-2 or more, checked below).
+// - WebGPU vs CPU (both f32): relative error norm <= 1e-4, the issue's bound.
+// - onnxruntime vs CPU (both f32): max abs error <= 1e-4 x max(1, largest |output|) (f32 sums in
+//   other orders over <= 32-wide dot products).
+// Measured values are printed at the end of a run.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { compile, compileGraph } from '../../src/api.js';
+import type { Compiled } from '../../src/api.js';
+import { emitCuda, LIBRARY_NAME } from '../../src/codegen/cuda/emit.js';
+import { exportOnnx } from '../../src/codegen/onnx/index.js';
+import { renderWgsl } from '../../src/codegen/render/wgsl.js';
+import type { Graph } from '../../src/ir/types.js';
+import { PtmError } from '../../src/diagnostics/diagnostic.js';
+import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
+import type { Tensor } from '../../src/runtime/index.js';
+import { ProgramSession } from '../../src/runtime/program/session.js';
+import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
+import { Session } from '../../src/runtime/session/index.js';
+import { make, writeEmitted } from '../cuda/programs.js';
+import type { Rows, Weights } from './family-reference.js';
+import { add, embed, gelu, layerNorm, linear, map, tiedLogits, weight } from './family-reference.js';
+
+type Config = Record<string, number>;
+type Inputs = Record<string, Tensor>;
+
+const WEBGPU_BINDING = 128 * 2 ** 20;
+const TXL = 'models/transformer-xl.ptm';
+const XLNET = 'models/xlnet.ptm';
+const TINY: Config = { vocab: 29, d: 16, heads: 2, ff: 32, layers: 2, mlen: 5 };
+const BATCH = 2;
+const SEQ = 3;
+
+const measured: string[] = [];
+const note = (what: string, value: number): void => void measured.push(`${what}: ${value.toExponential(2)}`);
+afterAll(() => console.info(`memory errors\n  ${measured.join('\n  ')}`));
+
+// ---------------------------------------------------------------------------------------------------
+// Weights and inputs
+
+/** Random weights large enough that every score term matters (initParams' 0.02 would hide them). */
+function weights(graph: Graph, seed: number): Map<string, Tensor> {
+  return new Map(graph.params.map((p) => {
+    const shape = p.value.type.shape as number[];
+    const z = new RandomStream(seed, p.name).normals(size(shape));
+    const data = Float32Array.from(z, (v) => (p.init.kind === 'ones' ? 1 + 0.1 * v : shape.length === 1 ? 0.3 * v : v / Math.sqrt(shape[0]!)));
+    return [p.name, tensor('f32', shape, data)];
+  }));
+}
+
+const source = (file: string): string => readFileSync(file, 'utf8');
+
+function ids(seed: number, seq = SEQ): Tensor {
+  const r = new RandomStream(seed, 'ids');
+  return tensor('i32', [BATCH, seq], Int32Array.from({ length: BATCH * seq }, (_, i) => r.below(i, TINY.vocab!)));
+}
+
+/** A permutation of 0..seq-1 per batch row: the factorization order of XLNet. */
+function ranks(seed: number): Tensor {
+  const r = new RandomStream(seed, 'rank');
+  const data = new Int32Array(BATCH * SEQ);
+  for (let b = 0; b < BATCH; b++) {
+    const order = Array.from({ length: SEQ }, (_, i) => i);
+    for (let i = SEQ - 1; i > 0; i--) {
+      const j = r.below(b * SEQ + i, i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    order.forEach((t, rank) => (data[b * SEQ + t] = rank));
+  }
+  return tensor('i32', [BATCH, SEQ], data);
+}
+
+function memories(seed: number, layers: number): Inputs {
+  const shape = [BATCH, TINY.mlen!, TINY.d!];
+  return Object.fromEntries(Array.from({ length: layers }, (_, l) => [`mem.${l}`, tensor('f32', shape, Float32Array.from(new RandomStream(seed, `mem${l}`).normals(size(shape))))]));
+}
+
+/** Row b of a [batch, rows, d] tensor as float64 rows. */
+function rowsOf(t: Tensor, b: number): Rows {
+  const [, n, d] = t.shape as [number, number, number];
+  return Array.from({ length: n }, (_, i) => Float64Array.from(t.data.subarray((b * n + i) * d, (b * n + i + 1) * d)));
+}
+
+const intRow = (t: Tensor, b: number): number[] => Array.from(t.data.subarray(b * t.shape[1]!, (b + 1) * t.shape[1]!));
+
+function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(ours.length).toBe(ref.length);
+  let err = 0, norm = 0;
+  for (let i = 0; i < ref.length; i++) {
+    err += (ours[i]! - ref[i]!) ** 2;
+    norm += ref[i]! ** 2;
+  }
+  return Math.sqrt(err / norm);
+}
+
+const flatten = (perBatch: Rows[]): Float64Array => Float64Array.from(perBatch.flatMap((rows) => rows.flatMap((r) => Array.from(r))));
+
+// ---------------------------------------------------------------------------------------------------
+// Float64 references from the papers
+
+/** Which of Transformer-XL's four score terms (§3.3: a content, b content-position, c global content, d global position) to keep. */
+type Terms = { a: boolean; b: boolean; c: boolean; d: boolean };
+const ALL: Terms = { a: true, b: true, c: true, d: true };
+
+/** R_δ (Dai et al. 2019 §3.3, Vaswani et al.'s sinusoid over relative distance): [sin(δ f_m), cos(δ f_m)], f_m = 10000^(−2m/d). */
+function sinusoid(delta: number, d: number): Float64Array {
+  const r = new Float64Array(d);
+  for (let m = 0; m < d / 2; m++) {
+    const f = 10000 ** (-2 * m / d);
+    r[m] = Math.sin(delta * f);
+    r[m + d / 2] = Math.cos(delta * f);
+  }
+  return r;
+}
+
+/**
+ * Relative multi-head attention of queries `queries` (T rows) over keys and values from
+ * concat(mem, x) (M + T rows), as Dai et al. 2019 eq. in §3.3 with the memory of §3.2:
+ *   A_ij = q_iᵀk_j (a) + q_iᵀ W_r R_{i−j} (b) + uᵀk_j (c) + vᵀ W_r R_{i−j} (d),
+ * with i the query's position M + t in the concatenation; scores scaled by 1/sqrt(d_head).
+ * Projections have no bias (the authors' code).
+ */
+function relativeAttention(w: Weights, prefix: string, uv: string, x: Rows, mem: Rows, queries: Rows, heads: number, visible: (t: number, j: number) => boolean, terms: Terms = ALL): Rows {
+  const cat = [...mem, ...x];
+  const M = mem.length, d = x[0]!.length, dh = d / heads;
+  const q = linear(w, `${prefix}.q`, queries, false), k = linear(w, `${prefix}.k`, cat, false), v = linear(w, `${prefix}.v`, cat, false);
+  const u = weight(w, `${uv}.u`).data, vb = weight(w, `${uv}.v`).data;
+  const wr = (delta: number): Float64Array => linear(w, `${prefix}.r`, [sinusoid(delta, d)], false)[0]!;
+  const out = queries.map(() => new Float64Array(d));
+  for (let t = 0; t < queries.length; t++) {
+    for (let n = 0; n < heads; n++) {
+      const scores: number[] = [], keys: number[] = [];
+      for (let j = 0; j < cat.length; j++) {
+        if (!visible(t, j)) continue;
+        const r = wr(M + t - j);
+        let s = 0;
+        for (let c = 0; c < dh; c++) {
+          const at = n * dh + c;
+          if (terms.a) s += q[t]![at]! * k[j]![at]!;
+          if (terms.b) s += q[t]![at]! * r[at]!;
+          if (terms.c) s += u[at]! * k[j]![at]!;
+          if (terms.d) s += vb[at]! * r[at]!;
+        }
+        scores.push(s / Math.sqrt(dh));
+        keys.push(j);
+      }
+      if (keys.length === 0) continue;
+      const max = Math.max(...scores);
+      const e = scores.map((s) => Math.exp(s - max));
+      const z = e.reduce((a, b) => a + b, 0);
+      keys.forEach((j, i) => {
+        for (let c = 0; c < dh; c++) out[t]![n * dh + c]! += (e[i]! / z) * v[j]![n * dh + c]!;
+      });
+    }
+  }
+  return linear(w, `${prefix}.o`, out, false);
+}
+
+/** The memory after a segment: the last M rows of concat(mem, x) (§3.2, SG(h^{n-1}_τ) ∘ h^{n-1}_{τ+1}). */
+const nextMemory = (mem: Rows, x: Rows): Rows => [...mem, ...x].slice(-mem.length);
+
+/** Transformer-XL (post-LN, ReLU, embedding × sqrt(d), tied output) on one sequence with per-layer memory. */
+function transformerXl(w: Weights, c: Config, tokens: number[], mems: Rows[], terms: Terms = ALL): { logits: Rows; next: Rows[] } {
+  let h = map(embed(w, 'tok.weight', tokens), (v) => v * Math.sqrt(c.d!));
+  const next: Rows[] = [];
+  for (let l = 0; l < c.layers!; l++) {
+    const p = `layers.${l}`, M = mems[l]!.length;
+    next.push(nextMemory(mems[l]!, h));
+    const a = relativeAttention(w, `${p}.attn`, 'rel', h, mems[l]!, h, c.heads!, (t, j) => j <= t + M, terms);
+    h = layerNorm(w, `${p}.ln`, add(h, a), c.eps!);
+    const f = linear(w, `${p}.ffn.down`, map(linear(w, `${p}.ffn.up`, h), (v) => Math.max(0, v)));
+    h = layerNorm(w, `${p}.ln_1`, add(h, f), c.eps!);
+  }
+  return { logits: tiedLogits(w, 'tok.weight', h), next };
+}
+
+/**
+ * XLNet's two streams (Yang et al. 2019 §2.3): content h^(m)_z_t attends to h_z_{<=t} (itself
+ * included), query g^(m)_z_t to h_z_{<t} (not itself), both over content keys/values and the memory
+ * (visible to all), sharing every weight; g starts from the mask embedding w.
+ */
+function xlnet(w: Weights, c: Config, tokens: number[], rank: number[], mems: Rows[]): { logits: Rows; hidden: Rows; next: Rows[] } {
+  let h = embed(w, 'tok.weight', tokens);
+  const maskEmb = Float64Array.from(weight(w, 'mask_emb').data);
+  let g: Rows = tokens.map(() => Float64Array.from(maskEmb));
+  const next: Rows[] = [];
+  for (let l = 0; l < c.layers!; l++) {
+    const p = `layers.${l}`, M = mems[l]!.length;
+    next.push(nextMemory(mems[l]!, h));
+    const sees = (t: number, j: number): boolean => j < M || rank[j - M]! <= rank[t]!;
+    const before = (t: number, j: number): boolean => j < M || rank[j - M]! < rank[t]!;
+    const ah = relativeAttention(w, `${p}.attn`, `${p}.attn.rel`, h, mems[l]!, h, c.heads!, sees);
+    const ag = relativeAttention(w, `${p}.attn`, `${p}.attn.rel`, h, mems[l]!, g, c.heads!, before);
+    const ffn = (x: Rows): Rows => layerNorm(w, `${p}.ln_ffn`, add(x, linear(w, `${p}.down`, map(linear(w, `${p}.up`, x), gelu))), c.eps!);
+    h = ffn(layerNorm(w, `${p}.ln_attn`, add(h, ah), c.eps!));
+    g = ffn(layerNorm(w, `${p}.ln_attn`, add(g, ag), c.eps!));
+  }
+  return { logits: tiedLogits(w, 'tok.weight', g), hidden: h, next };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The tiny models
+
+interface Built {
+  compiled: Compiled;
+  config: Config;
+  params: Map<string, Tensor>;
+  inputs: Inputs;
+  f32: Map<string, Tensor>;
+  f64: Map<string, Tensor>;
+}
+const built = new Map<string, Built>();
+const configOf = (config: ReadonlyMap<string, { value: number }>): Config => Object.fromEntries([...config].map(([k, v]) => [k, v.value]));
+
+function tiny(file: string, set: Config = TINY): Built {
+  const key = file + JSON.stringify(set);
+  let b = built.get(key);
+  if (!b) {
+    const compiled = compile(source(file), { file, set, maxBindingBytes: WEBGPU_BINDING });
+    const config = configOf(compiled.config);
+    const params = weights(compiled.graph, 11);
+    const inputs: Inputs = { ids: ids(3), ...memories(5, config.layers!), ...(file === XLNET ? { rank: ranks(7) } : {}) };
+    const f32 = runGraph(compiled.graph, { inputs, params, precision: 'f32' }).outputs;
+    const f64 = runGraph(compiled.graph, { inputs, params, precision: 'f64' }).outputs;
+    b = { compiled, config, params, inputs, f32, f64 };
+    built.set(key, b);
+  }
+  return b;
+}
+
+function txlReference(b: Built, terms: Terms = ALL): Record<string, Float64Array> {
+  const runs = Array.from({ length: BATCH }, (_, r) => transformerXl(b.params, b.config, intRow(b.inputs.ids!, r), Array.from({ length: b.config.layers! }, (_, l) => rowsOf(b.inputs[`mem.${l}`]!, r)), terms));
+  return {
+    logits: flatten(runs.map((x) => x.logits)),
+    ...Object.fromEntries(Array.from({ length: b.config.layers! }, (_, l) => [`mem.${l}.next`, flatten(runs.map((x) => x.next[l]!))])),
+  };
+}
+
+function xlnetReference(b: Built, inputs: Inputs = b.inputs): Record<string, Float64Array> {
+  const runs = Array.from({ length: BATCH }, (_, r) => xlnet(b.params, b.config, intRow(inputs.ids!, r), intRow(inputs.rank!, r), Array.from({ length: b.config.layers! }, (_, l) => rowsOf(inputs[`mem.${l}`]!, r))));
+  return {
+    logits: flatten(runs.map((x) => x.logits)),
+    hidden: flatten(runs.map((x) => x.hidden)),
+    ...Object.fromEntries(Array.from({ length: b.config.layers! }, (_, l) => [`mem.${l}.next`, flatten(runs.map((x) => x.next[l]!))])),
+  };
+}
+
+function worst(ours: ReadonlyMap<string, Tensor>, ref: Record<string, Float64Array>): number {
+  expect([...ours.keys()].sort()).toEqual(Object.keys(ref).sort());
+  return Math.max(...Object.entries(ref).map(([name, r]) => relativeError(ours.get(name)!.data, r)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+describe('Transformer-XL: relative positions and memory against the paper', () => {
+  test('the published size: 150,838,570 parameters built (Table 1: 151M)', () => {
+    const { graph, config } = compileGraph(source(TXL), { file: TXL });
+    const c = configOf(config);
+    const count = graph.params.reduce((n, p) => n + size(p.value.type.shape as number[]), 0);
+    const layer = 5 * c.d! * c.d! + 4 * c.d! + (c.d! * c.ff! + c.ff!) + (c.ff! * c.d! + c.d!); // q k v o r; two LNs; FFN
+    expect(count).toBe(c.layers! * layer + 2 * c.d! + c.vocab! * c.d!);
+    expect(count).toBe(150_838_570);
+    expect(Math.abs(count - 151e6)).toBeLessThanOrEqual(0.5e6);
+  });
+
+  test('one layer: the CPU reference in float64 equals the four-term reference', () => {
+    const b = tiny(TXL, { ...TINY, layers: 1 });
+    const err = worst(b.f64, txlReference(b));
+    note('transformer-xl 1 layer f64 vs reference', err);
+    expect(err).toBeLessThanOrEqual(1e-9);
+  });
+
+  test('each of the four score terms is in the model: dropping one from the reference moves the logits', () => {
+    const b = tiny(TXL, { ...TINY, layers: 1 });
+    for (const term of ['a', 'b', 'c', 'd'] as const) {
+      const err = relativeError(b.f64.get('logits')!.data, txlReference(b, { ...ALL, [term]: false }).logits!);
+      note(`transformer-xl without term (${term}) vs the model`, err);
+      expect(err, term).toBeGreaterThan(1e-3);
+    }
+  });
+
+  test('two layers: each layer keeps its own input as memory', () => {
+    const b = tiny(TXL);
+    const err = worst(b.f64, txlReference(b));
+    note('transformer-xl 2 layers f64 vs reference', err);
+    expect(err).toBeLessThanOrEqual(1e-9);
+  });
+
+  test('memory rows are visible keys, future segment keys are not', () => {
+    const b = tiny(TXL, { ...TINY, layers: 1 });
+    // Changing the memory changes every query's output; changing the last token changes only the last position.
+    const mem = b.inputs['mem.0']!;
+    const moved = runGraph(b.compiled.graph, { inputs: { ...b.inputs, 'mem.0': tensor('f32', mem.shape, Float32Array.from(mem.data, (v) => v + 0.5)) }, params: b.params, precision: 'f64' }).outputs.get('logits')!;
+    const vocab = b.config.vocab!;
+    const logits = b.f64.get('logits')!;
+    const rowDiff = (x: Tensor, t: number): number => Math.max(...Array.from({ length: vocab }, (_, i) => Math.abs(x.data[t * vocab + i]! - logits.data[t * vocab + i]!)));
+    for (let t = 0; t < SEQ; t++) expect(rowDiff(moved, t), `position ${t} sees the memory`).toBeGreaterThan(1e-6);
+    const tokens = Int32Array.from(b.inputs.ids!.data);
+    tokens[SEQ - 1] = (tokens[SEQ - 1]! + 1) % vocab;
+    const later = runGraph(b.compiled.graph, { inputs: { ...b.inputs, ids: tensor('i32', [BATCH, SEQ], tokens) }, params: b.params, precision: 'f64' }).outputs.get('logits')!;
+    for (let t = 0; t < SEQ - 1; t++) expect(rowDiff(later, t), `position ${t} does not see a later token`).toBe(0);
+    expect(rowDiff(later, SEQ - 1)).toBeGreaterThan(1e-6);
+  });
+});
+
+describe('XLNet: two-stream attention against the paper', () => {
+  test('the published size: 116,690,688 parameters built (XLNet-base, as BERT-Base ~110M plus the relative-position weights)', () => {
+    const { graph, config } = compileGraph(source(XLNET), { file: XLNET });
+    const c = configOf(config);
+    const count = graph.params.reduce((n, p) => n + size(p.value.type.shape as number[]), 0);
+    const layer = 5 * c.d! * c.d! + 2 * c.d! + 4 * c.d! + (c.d! * c.ff! + c.ff!) + (c.ff! * c.d! + c.d!); // q k v o r; u v; two LNs; FFN
+    expect(count).toBe(c.layers! * layer + c.vocab! * c.d! + c.d!);
+    expect(count).toBe(116_690_688);
+  });
+
+  test('both streams and the memory: the CPU reference in float64 equals the reference', () => {
+    const b = tiny(XLNET);
+    const err = worst(b.f64, xlnetReference(b));
+    note('xlnet 2 layers f64 vs reference', err);
+    expect(err).toBeLessThanOrEqual(1e-9);
+  });
+
+  test('which tokens each stream sees (one layer): content sees rank <= its own, query stream only rank < its own', () => {
+    const b = tiny(XLNET, { ...TINY, layers: 1 });
+    const d = b.config.d!;
+    const run = (tokens: Int32Array): Map<string, Tensor> => runGraph(b.compiled.graph, { inputs: { ...b.inputs, ids: tensor('i32', [BATCH, SEQ], tokens) }, params: b.params, precision: 'f64' }).outputs;
+    const rank = b.inputs.rank!.data;
+    const vocab = b.config.vocab!;
+    for (let row = 0; row < BATCH; row++) {
+      for (let p = 0; p < SEQ; p++) {
+        const tokens = Int32Array.from(b.inputs.ids!.data);
+        tokens[row * SEQ + p] = (tokens[row * SEQ + p]! + 1) % vocab;
+        const out = run(tokens);
+        for (let t = 0; t < SEQ; t++) {
+          const changed = (name: string, width: number): boolean => {
+            const x = out.get(name)!.data, y = b.f64.get(name)!.data;
+            for (let i = 0; i < width; i++) if (Math.abs(x[(row * SEQ + t) * width + i]! - y[(row * SEQ + t) * width + i]!) > 1e-9) return true;
+            return false;
+          };
+          const rp = rank[row * SEQ + p]!, rt = rank[row * SEQ + t]!;
+          expect(changed('hidden', d), `row ${row}: content at ${t} (rank ${rt}) vs token ${p} (rank ${rp})`).toBe(rp <= rt);
+          expect(changed('logits', vocab), `row ${row}: query stream at ${t} (rank ${rt}) vs token ${p} (rank ${rp})`).toBe(rp < rt);
+        }
+      }
+    }
+  });
+});
+
+describe('sessions carry memory from segment to segment', () => {
+  const segments = [ids(21), ids(22), ids(23)];
+  /** The reference fed segment by segment, each next memory passed by hand; zero memory first. */
+  function byHand(b: Built): Float64Array[] {
+    const { layers, mlen, d } = b.config;
+    let mems: Rows[][] = Array.from({ length: BATCH }, () => Array.from({ length: layers! }, () => Array.from({ length: mlen! }, () => new Float64Array(d!))));
+    return segments.map((seg) => {
+      const runs = mems.map((m, r) => transformerXl(b.params, b.config, intRow(seg, r), m));
+      mems = runs.map((x) => x.next);
+      return flatten(runs.map((x) => x.logits));
+    });
+  }
+
+  test('CPU reference (float64): three segments equal the reference with the memory concatenated by hand', async () => {
+    const b = tiny(TXL);
+    const session = Session.create(b.compiled.graph, b.params, { kind: 'cpu', precision: 'f64' });
+    expect(session.memories.map((m) => m.input)).toEqual(['mem.0', 'mem.1']);
+    const expected = byHand(b);
+    for (let s = 0; s < segments.length; s++) {
+      const out = await session.run({ ids: segments[s]! });
+      expect([...out.keys()]).toEqual(['logits']);
+      const err = relativeError(out.get('logits')!.data, expected[s]!);
+      note(`session segment ${s} f64 vs by hand`, err);
+      expect(err).toBeLessThanOrEqual(1e-9);
+    }
+    // The memory (5 rows) outlives a segment (3 rows): after three segments it holds rows of two.
+    session.reset();
+    const again = await session.run({ ids: segments[0]! });
+    expect(relativeError(again.get('logits')!.data, expected[0]!)).toBeLessThanOrEqual(1e-9);
+  });
+
+  test('the memory is not a passenger: a session differs from independent runs after the first segment', async () => {
+    const b = tiny(TXL);
+    const session = Session.create(b.compiled.graph, b.params, { kind: 'cpu', precision: 'f64' });
+    await session.run({ ids: segments[0]! });
+    const second = (await session.run({ ids: segments[1]! })).get('logits')!;
+    const fresh = (await Session.create(b.compiled.graph, b.params, { kind: 'cpu', precision: 'f64' }).run({ ids: segments[1]! })).get('logits')!;
+    expect(relativeError(second.data, fresh.data)).toBeGreaterThan(1e-3);
+  });
+
+  test('WebGPU: the same three segments match the CPU reference', async () => {
+    const b = tiny(TXL);
+    const device = await WebGpuDevice.create();
+    const session = Session.create(b.compiled.graph, b.params, { kind: 'kernels', device, lower: { maxBindingBytes: WEBGPU_BINDING } });
+    const expected = byHand(b);
+    for (let s = 0; s < segments.length; s++) {
+      const out = await session.run({ ids: segments[s]! });
+      const err = relativeError(out.get('logits')!.data, expected[s]!);
+      note(`session segment ${s} WebGPU vs by hand`, err);
+      expect(err).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});
+
+describe('diagnostics', () => {
+  const errorOf = (text: string): { code: string; line: number; message: string } => {
+    try {
+      compileGraph(text, { file: 't.ptm' });
+    } catch (e) {
+      if (!(e instanceof PtmError)) throw e;
+      const d = e.diagnostics[0]!;
+      return { code: d.code, line: d.span.line, message: d.message };
+    }
+    throw new Error('no error');
+  };
+  const model = (body: string): string => `model M {\n  config { d = 8  heads = 2 }\n  input x: f32[batch, seq, d]\n  memory mem[2]: f32[batch, 4, d]\n${body}\n}`;
+
+  test('a memory never given to an attention', () => {
+    expect(errorOf(model('  output y = x + Attention(x, heads: heads, memory: mem[0])'))).toMatchObject({ code: 'invalid_dimension', line: 4 });
+  });
+  test('one memory given to two attentions', () => {
+    const e = errorOf(model('  a = Attention(x, heads: heads, memory: mem[0])\n  b = Attention(a, heads: heads, memory: mem[0])\n  c = Attention(b, heads: heads, memory: mem[1])\n  output y = c'));
+    expect(e).toMatchObject({ code: 'conflicting_arguments', line: 6 });
+  });
+  test('memory: with rotary positions or kv:', () => {
+    expect(errorOf(model('  a = Attention(x, heads: heads, memory: mem[0], position: rotary())\n  output y = Attention(a, heads: heads, memory: mem[1])'))).toMatchObject({ code: 'conflicting_arguments', line: 5 });
+    expect(errorOf(model('  a = Attention(x, heads: heads, memory: mem[0], kv: x)\n  output y = Attention(a, heads: heads, memory: mem[1])'))).toMatchObject({ code: 'conflicting_arguments', line: 5 });
+  });
+  test('memory: given something that is not a declared memory', () => {
+    expect(errorOf(model('  a = Attention(x, heads: heads, memory: x)\n  output y = a'))).toMatchObject({ code: 'kind_mismatch', line: 5 });
+  });
+  test('a memory of the wrong width, and xl_relative of the wrong head count', () => {
+    const wide = 'model M {\n  config { d = 8  heads = 2 }\n  input x: f32[batch, seq, d]\n  memory m: f32[batch, 4, 16]\n  output y = Attention(x, heads: heads, memory: m)\n}';
+    expect(errorOf(wide)).toMatchObject({ code: 'shape_mismatch', line: 5 });
+    const rel = 'model M {\n  config { d = 8  heads = 2 }\n  input x: f32[batch, seq, d]\n  rel = xl_relative(heads: 4, head_dim: 2)\n  output y = Attention(x, heads: heads, position: rel)\n}';
+    expect(errorOf(rel)).toMatchObject({ code: 'shape_mismatch', line: 5 });
+  });
+  test('query_mask: without query:', () => {
+    expect(errorOf(model('  a = Attention(x, heads: heads, memory: mem[0], query_mask: causal)\n  output y = Attention(a, heads: heads, memory: mem[1])'))).toMatchObject({ code: 'conflicting_arguments', line: 5 });
+  });
+});
+
+describe('the tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
+  const FILES = [TXL, XLNET];
+  let device: WebGpuDevice;
+  const dir = mkdtempSync(join(tmpdir(), 'ptm-memory-'));
+  let build: Promise<{ output: string; fingerprints: Set<string> }>;
+  beforeAll(async () => {
+    build = (async () => {
+      const programs = FILES.map((f) => tiny(f).compiled.program);
+      const emitted = writeEmitted(dir, { ...programs[0]!, name: 'memory_kernels', buffers: [], outputs: [], launches: programs.flatMap((p) => p.launches) });
+      return { output: await make(dir), fingerprints: new Set(emitted.manifest.kernels.map((k) => k.fingerprint)) };
+    })();
+    build.catch(() => {});
+    device = await WebGpuDevice.create();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const file of FILES) {
+    test(`${file}: WebGPU matches the CPU reference`, async () => {
+      const b = tiny(file);
+      const outputs = await ProgramSession.create(b.compiled.program, b.params, device).run(b.inputs);
+      for (const [out, ref] of b.f32) {
+        expect(outputs.get(out)!.shape, out).toEqual(ref.shape);
+        const err = relativeError(outputs.get(out)!.data, ref.data);
+        note(`${file} ${out} WebGPU vs CPU`, err);
+        expect(err, out).toBeLessThanOrEqual(1e-4);
+      }
+    });
+
+    test(`${file}: onnxruntime agrees on the exported ONNX`, async () => {
+      const b = tiny(file);
+      const session = await ort.InferenceSession.create(exportOnnx(b.compiled.graph, b.params).model);
+      const feeds = Object.fromEntries(Object.entries(b.inputs).map(([k, v]) => [k, v.dtype === 'i32' ? new ort.Tensor('int32', Int32Array.from(v.data), v.shape) : new ort.Tensor('float32', Float32Array.from(v.data), v.shape)]));
+      const theirs = await session.run(feeds);
+      for (const [out, ref] of b.f32) {
+        const got = theirs[out]!.data as Float32Array;
+        expect(got.length, out).toBe(ref.data.length);
+        let maxAbs = 0, scale = 0;
+        for (let i = 0; i < got.length; i++) {
+          maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref.data[i]!));
+          scale = Math.max(scale, Math.abs(ref.data[i]!));
+        }
+        note(`${file} ${out} onnxruntime vs CPU (max abs, outputs up to ${scale.toFixed(1)})`, maxAbs);
+        expect(scale, out).toBeGreaterThan(0.1);
+        expect(maxAbs, out).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
+      }
+    });
+
+    test(`${file}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
+      const { program } = tiny(file).compiled;
+      for (const launch of program.launches) expect(renderWgsl(launch.instance.kernel)).toMatch(/@compute/);
+      const own = emitCuda(program).manifest;
+      const { output, fingerprints } = await build;
+      expect(output.trim(), 'nvcc printed something').toBe('');
+      expect(readFileSync(join(dir, LIBRARY_NAME)).subarray(1, 4).toString()).toBe('ELF');
+      for (const k of own.kernels) expect(fingerprints.has(k.fingerprint), `${k.symbol} is in the nvcc build`).toBe(true);
+    }, 300_000);
+  }
+});
