@@ -23,12 +23,18 @@ function flatten(e: OpEmitter, probs: Value): { p: Value; tokens: Dim; experts: 
   return { p: e.emit('reshape', [probs], { shape: [tokens, experts] }), tokens, experts };
 }
 
-/** The first expert of largest probability per token: argmax as max of (E - index) over the maxima. */
-function choose(e: OpEmitter, p: Value, experts: number): Choice {
-  const dt = p.type.dtype;
+/**
+ * The first expert of largest probability per token, among those not `excluded`: argmax as the max of
+ * (E - index) over the maxima.
+ */
+function choose(e: OpEmitter, probs: Value, experts: number, excluded?: Value): Choice {
+  const dt = probs.type.dtype;
   const reversed = e.emit('sub', [e.constant(experts, dt), e.emit('iota', [], { length: experts, dtype: dt })]); // [E]: E, E-1, ..., 1
+  const p = excluded ? e.emit('where', [excluded, e.constant(-Infinity, dt), probs]) : probs;
   const prob = e.emit('reduce_max', [p], { axes: [-1], keepdims: true });
-  const atMax = e.emit('where', [e.emit('eq', [p, prob]), reversed, e.constant(0, dt)]);
+  let atMaxMask = e.emit('eq', [p, prob]);
+  if (excluded) atMaxMask = e.emit('and', [atMaxMask, e.emit('not', [excluded])]);
+  const atMax = e.emit('where', [atMaxMask, reversed, e.constant(0, dt)]);
   const first = e.emit('reduce_max', [atMax], { axes: [-1], keepdims: true });
   return { chosen: e.emit('eq', [reversed, first]), prob };
 }
@@ -40,8 +46,7 @@ export function moeRoute(e: OpEmitter, [probs]: Value[], attrs: Attrs): Value {
   const topK = attrs.top_k as number;
   const zero = e.constant(0, dt);
   const choices = [choose(e, p, experts)];
-  // probabilities are >= 0, so -1 excludes the first choice from the second
-  if (topK === 2) choices.push(choose(e, e.emit('where', [choices[0]!.chosen, e.constant(-1, dt), p]), experts));
+  if (topK === 2) choices.push(choose(e, p, experts, choices[0]!.chosen));
 
   const index = e.emit('iota', [], { length: tokens, dtype: 'i32' });
   const earlier = e.emit('cast', [e.emit('lt', [e.emit('reshape', [index], { shape: [1, tokens] }), e.emit('reshape', [index], { shape: [tokens, 1] })])], { to: dt }); // [N, N]: m < n

@@ -151,6 +151,13 @@ class RandomGraph {
       if (this.bool()) attrs.bias = this.mask(3, operands);
       this.op('attention', operands, attrs);
     },
+    moe: () => {
+      // router probabilities [..., E] with a known number of experts
+      const p = this.value((v) => isFloat(v.type.dtype) && typeof v.type.shape.at(-1) === 'number' && (v.type.shape.at(-1) as number) >= 1, () => this.newInput('f32', [...this.shape(this.int(0, 2)), this.int(1, 4)]));
+      const experts = p.type.shape.at(-1) as number;
+      if (this.bool()) this.op('moe_aux_loss', [p]);
+      else this.op('moe_route', [p], { top_k: experts >= 2 && this.bool() ? 2 : 1, capacity: this.pick([0.5, 1, 1.25, 2]) });
+    },
     fused_elementwise: () => {
       const shape = this.bool() ? this.pick(this.pool).type.shape : this.shape(this.int(0, 3));
       const body: FusedBody = { operands: [], shape };

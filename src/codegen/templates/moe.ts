@@ -30,9 +30,9 @@ export interface MoeAuxLossSpec {
 
 /**
  * Statements leaving in `best{c}` / `p{c}` the expert and probability of choice c (0 or 1) of token `n`:
- * the first index of the largest probability (strict >, so ties go to the lower index), choice 1
- * skipping choice 0. Probabilities are >= 0, so a start of -1 takes the first candidate. `best1` is
- * declared only when `secondIndex` (an unused variable is a warning, an error under nvcc's -Werror).
+ * the first candidate, replaced by each later one that is strictly larger (so ties go to the lower
+ * index, and any values, NaN included, choose as the CPU reference does), choice 1 skipping choice 0.
+ * `best1` is declared only when `secondIndex` (an unused variable is an error under nvcc's -Werror).
  */
 function chooseExperts(probs: BufferParam, row: Expr, experts: number, topK: number, secondIndex: boolean): Stmt[] {
   const stmts: Stmt[] = [];
@@ -41,10 +41,13 @@ function chooseExperts(probs: BufferParam, row: Expr, experts: number, topK: num
     const v = k.load(probs, k.add(row, j));
     const better = k.gt(v, k.ref(`p${c}`, k.f32));
     const index = c === 0 || secondIndex;
+    // the first candidate: expert 0, or for choice 1 the first expert that is not choice 0
+    const first = c === 0 ? k.u(0) : k.select(k.eq(k.ref('best0', k.u32), k.u(0)), k.u(1), k.u(0));
     stmts.push(
-      ...(index ? [k.var_(`best${c}`, k.u(0))] : []),
-      k.var_(`p${c}`, k.f(-1)),
-      k.for_(`j${c}`, k.u(0), experts, [
+      k.let_(`first${c}`, first),
+      ...(index ? [k.var_(`best${c}`, k.ref(`first${c}`, k.u32))] : []),
+      k.var_(`p${c}`, k.load(probs, k.add(row, k.ref(`first${c}`, k.u32)))),
+      k.for_(`j${c}`, k.add(k.ref(`first${c}`, k.u32), 1), experts, [
         k.if_(c === 0 ? better : k.and(k.ne(j, k.ref('best0', k.u32)), better), [...(index ? [k.assign(`best${c}`, j)] : []), k.assign(`p${c}`, v)]),
       ]),
     );
