@@ -299,6 +299,16 @@ describe('diagnostics', () => {
   });
 });
 
+test("REFERENCE.md §7.5's example compiles and runs on the CPU", () => {
+  const reference = readFileSync('dsl/REFERENCE.md', 'utf8');
+  const section = reference.slice(reference.indexOf('### 7.5 Linear-cost attention'));
+  const example = section.slice(section.indexOf('```ptm\n') + 7, section.indexOf('\n```', section.indexOf('```ptm\n')));
+  const { graph } = compileGraph(example, { file: 'REFERENCE.md', set: { n: 6, d: 16 } });
+  expect(graph.ops.filter((o) => o.op === 'linear_attention').map((o) => o.attrs.causal)).toEqual([true, false]);
+  const y = runGraph(graph, { inputs: { x: normalInput(4, [1, 6, 16]) }, params: weights(graph, 3), precision: 'f64' }).outputs.get('y')!;
+  expect(y.data.every(Number.isFinite)).toBe(true);
+});
+
 // ---------------------------------------------------------------------------------------------------
 // The models
 
