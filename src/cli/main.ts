@@ -76,6 +76,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--force', 'overwrite files that --save would replace')
     .addOption(setOption())
     .option('--json', 'print the outputs summary and diagnostics as JSON')
+    .option('--segments <n>', 'feed the input in n segments through a session that carries the model\'s memory (Transformer-XL, XLNet)')
     .action(action((file: string, opts: never) => runCommand(file, opts, io)));
 
   program

@@ -25,6 +25,8 @@ import type { Tensor } from '../../src/runtime/index.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
 import { Session } from '../../src/runtime/session/index.js';
+import { main } from '../../src/cli/main.js';
+import { initParams, randomInputs, summarize } from '../../src/runtime/index.js';
 import { make, writeEmitted } from '../cuda/programs.js';
 import type { Rows, Weights } from './family-reference.js';
 import { add, embed, gelu, layerNorm, linear, map, tiedLogits, weight } from './family-reference.js';
@@ -405,6 +407,44 @@ describe('sessions carry memory from segment to segment', () => {
       note(`session segment ${s} WebGPU vs by hand`, err);
       expect(err).toBeLessThanOrEqual(1e-4);
     }
+  });
+});
+
+describe('ptm run --segments', () => {
+  const set = ['--set', 'vocab=29', 'd=16', 'heads=2', 'ff=32', 'layers=2', 'mlen=5'];
+  const cli = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = '', err = '';
+    const code = await main(args, { out: (t) => void (out += t + '\n'), err: (t) => void (err += t + '\n') });
+    return { code, out, err };
+  };
+
+  test('feeds the input in segments through one session; each segment equals a session run on that piece', async () => {
+    const r = await cli(['run', TXL, '--random', '--seed', '4', '--dim', 'seq=7', '--segments', '3', '--backend', 'cpu', '--json', ...set]);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as { memories: string[]; segments: Array<{ start: number; end: number; outputs: Array<{ name: string; checksum: string; shape: number[] }> }> };
+    expect(report.memories).toEqual(['mem.0', 'mem.1']);
+    expect(report.segments.map((s) => [s.start, s.end])).toEqual([[0, 2], [2, 4], [4, 7]]);
+    // The same inputs and weights by hand: the CLI's seeded random ids (memory inputs left out) and init.
+    const { graph } = compileGraph(source(TXL), { file: TXL, set: { vocab: 29, d: 16, heads: 2, ff: 32, layers: 2, mlen: 5 } });
+    const fed = { ...graph, inputs: graph.inputs.filter((i) => i.name === 'ids') };
+    const whole = randomInputs(fed, 4, new Map([['batch', 1], ['seq', 7]])).ids!;
+    const session = Session.create(graph, initParams(graph, 4), { kind: 'cpu' });
+    for (const s of report.segments) {
+      const piece = tensor('i32', [1, s.end - s.start], whole.data.subarray(s.start, s.end));
+      const logits = (await session.run({ ids: piece })).get('logits')!;
+      expect(s.outputs.map((o) => o.name)).toEqual(['logits']);
+      expect(s.outputs[0]!.shape).toEqual([1, s.end - s.start, 29]);
+      expect(s.outputs[0]!.checksum).toBe(summarize(logits).checksum);
+    }
+  });
+
+  test('a model without memory, and a bad count, are diagnostics', async () => {
+    const none = await cli(['run', 'models/gpt2.ptm', '--random', '--segments', '2', '--backend', 'cpu', '--set', 'layers=1', 'd=16', 'heads=2', 'vocab=11', 'ctx=8']);
+    expect(none.code).not.toBe(0);
+    expect(none.err).toMatch(/declares no memory/);
+    const bad = await cli(['run', TXL, '--random', '--segments', '0', '--backend', 'cpu', ...set]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--segments 0/);
   });
 });
 

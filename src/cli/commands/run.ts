@@ -21,6 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { num } from '../format.js';
+import { runSegments, segmentCount, splitSegments, withoutMemories } from './run-segments.js';
 import type { Io } from '../main.js';
 
 const cli = { file: '<command line>', line: 0, col: 0, offset: 0, end: 0 };
@@ -37,6 +38,8 @@ export interface RunOptions {
   force?: boolean;
   set?: string[];
   json?: boolean;
+  /** `--segments N`: feed the input in N segments through a session carrying memory (run-segments.ts). */
+  segments?: string;
 }
 
 export function seedOption(text: string): number {
@@ -97,6 +100,15 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   }
   if (opts.inputs && opts.random) throw new PtmError(diag.invalid_override(cli, '--inputs and --random (choose one)'));
   const seed = seedOption(opts.seed);
+  if (opts.segments !== undefined) {
+    // Memory models fed segment by segment through a session (run-segments.ts); the session supplies the memory inputs.
+    const count = segmentCount(opts.segments);
+    if (backend === 'cuda') throw new PtmError(diag.backend_unavailable(cli, 'cuda', '--segments runs sessions on the CPU reference or WebGPU only, for now'));
+    if (opts.save) throw new PtmError(diag.invalid_override(cli, '--save with --segments (save is per run; print the segments instead)'));
+    const fed = withoutMemories(graph);
+    const whole = opts.inputs ? readInputsJson(opts.inputs, fed) : randomInputs(fed, seed, symbolSizes(fed, opts.dim ?? []));
+    return runSegments(graph, parameters(graph, opts.weights, seed), splitSegments(fed, whole, count), { backend, precision: opts.precision, json: opts.json }, io);
+  }
   const inputs = opts.inputs ? readInputsJson(opts.inputs, graph) : randomInputs(graph, seed, symbolSizes(graph, opts.dim ?? []));
   const params = parameters(graph, opts.weights, seed);
   const started = performance.now();
