@@ -312,6 +312,20 @@ describe('a MoE layer', () => {
     expect((error as PtmError).diagnostics[0]!.message).toMatch(/moe_route.*capacity/);
   });
 
+  test('the example of REFERENCE.md §8.8 compiles, and a MoE over [tokens, d] runs alike on the CPU and WebGPU', async () => {
+    const reference = readFileSync('dsl/REFERENCE.md', 'utf8');
+    const example = /### 8\.8[^]*?```ptm\n([^]*?)```/.exec(reference)![1]!;
+    const graph = compileGraph(example, { file: 'REFERENCE.md' }).graph;
+    expect(graph.outputs.map((o) => o.name)).toEqual(['y', 'aux']);
+    const flat = `model Flat {\n  input x: f32[tokens, 8]\n  output y = MoE(x, experts: 3, top_k: 2, capacity: 0.5, expert: FFN(hidden: 8, act: silu))\n  output aux = moe_aux_loss()\n}`;
+    const compiled = compile(flat, { file: 'flat.ptm' });
+    const params = weights(compiled.graph, 5);
+    const x = tensor('f32', [7, 8], Float32Array.from(new RandomStream(6, 'x').normals(56)));
+    const cpu = runGraph(compiled.graph, { inputs: { x }, params, precision: 'f32' }).outputs;
+    const gpu = await ProgramSession.create(compiled.program, params, device).run({ x });
+    for (const [name, t] of cpu) expect(relativeError(gpu.get(name)!.data, t.data), name).toBeLessThanOrEqual(1e-4);
+  });
+
   test('diagnostics', () => {
     const bad = (text: string) => {
       try {
