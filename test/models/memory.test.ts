@@ -481,6 +481,14 @@ describe('diagnostics', () => {
     const rel = 'model M {\n  config { d = 8  heads = 2 }\n  input x: f32[batch, seq, d]\n  rel = xl_relative(heads: 4, head_dim: 2)\n  output y = Attention(x, heads: heads, position: rel)\n}';
     expect(errorOf(rel)).toMatchObject({ code: 'shape_mismatch', line: 5 });
   });
+  test('the example of REFERENCE.md §7.6 elaborates: two memories carried, two streams returned', () => {
+    const reference = readFileSync('dsl/REFERENCE.md', 'utf8');
+    const at = reference.indexOf('### 7.6 Segment memory');
+    const example = /```ptm\n([\s\S]*?)```/.exec(reference.slice(at))![1]!;
+    const { graph } = compileGraph(example, { file: 'REFERENCE.md' });
+    expect(graph.inputs.map((i) => i.name)).toEqual(['ids', 'rank', 'mem.0', 'mem.1']);
+    expect(graph.outputs.map((o) => o.name).sort()).toEqual(['mem.0.next', 'mem.1.next', 'y']);
+  });
   test('query_mask: without query:', () => {
     expect(errorOf(model('  a = Attention(x, heads: heads, memory: mem[0], query_mask: causal)\n  output y = Attention(a, heads: heads, memory: mem[1])'))).toMatchObject({ code: 'conflicting_arguments', line: 5 });
   });

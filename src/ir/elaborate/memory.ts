@@ -1,4 +1,4 @@
-// Segment recurrence (Transformer-XL, Dai et al. 2019; REFERENCE.md §7.5): `memory` declarations become
+// Segment recurrence (Transformer-XL, Dai et al. 2019; REFERENCE.md §7.6): `memory` declarations become
 // graph inputs `mem.<i>` and an attention given `memory: mem[i]` attends over concat(mem.<i>, x), its
 // new memory (the last mlen rows of that concat) becoming the output `mem.<i>.next`. Also XLNet's
 // query stream (`query:`), which shares the content stream's weights and keys (Yang et al. 2019, §2.3).
@@ -84,7 +84,7 @@ export interface SegmentArgs {
   query?: { x: Tensor; mask: MaskValue; span: Span };
 }
 
-/** Reads `memory:`, `query:` and `query_mask:` of Attention (§7.5); undefined when none is given. */
+/** Reads `memory:`, `query:` and `query_mask:` of Attention (§7.6); undefined when none is given. */
 export function segmentArgs(el: Elaborator, args: Args, kv: BoundArg | undefined): SegmentArgs | undefined {
   const memArg = args.get(undefined, 'memory');
   const queryArg = args.get(undefined, 'query');
