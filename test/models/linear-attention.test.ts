@@ -314,11 +314,12 @@ test("REFERENCE.md §7.5's example compiles and runs on the CPU", () => {
 
 const VOCAB = 97;
 const TINY: Record<string, Record<string, number>> = {
-  'linear-transformer': { layers: 2, d: 32, heads: 4, vocab: VOCAB, ctx: 16 },
+  'linear-transformer': { layers: 2, d: 32, heads: 4, vocab: VOCAB, ctx: 24 },
   performer: { layers: 2, d: 32, heads: 4, vocab: VOCAB, ctx: 16, features: 24 },
   linformer: { layers: 2, d: 32, heads: 4, vocab: VOCAB, n: 12, k: 5 },
 };
-const SEQ: Record<string, number> = { 'linear-transformer': 11, performer: 11, linformer: 12 };
+/** Sequence lengths: the Linear Transformer's 20 rows make two causal chunks of 16 on the GPU. */
+const SEQ: Record<string, number> = { 'linear-transformer': 20, performer: 11, linformer: 12 };
 
 /** BERT-style post-LN layer: q, k, v, o with biases, two LayerNorms, FFN d -> ff -> d. */
 const layerParams = (d: number, ff: number): number => 4 * (d * d + d) + 2 * 2 * d + (d * ff + ff) + (ff * d + d);

@@ -1,8 +1,9 @@
 // Linear attention template (the `linear_attention` op, Katharopoulos et al. 2020): one workgroup per
 // (batch, head, block of JB value columns) keeps the running state S = Σ φk vᵀ [F, JB] and z = Σ φk [F]
-// in workgroup memory. Causal: one scan over the sequence, each step absorbing key t, then writing
-// row t (two barriers per step); full: every key absorbed, then all rows written in parallel. Work is
-// O(T · F · Dv) per (batch, head); no [T, T] matrix exists.
+// in workgroup memory. Causal: the sequence in chunks of CHUNK rows; a chunk's rows read the state of
+// the keys before it plus their own chunk's keys directly (φq·φk, at most CHUNK per row), then the
+// chunk's keys join the state (two barriers per chunk). Full: every key absorbed, then all rows written
+// in parallel. Work is O(T · F · Dv · (1 + CHUNK)) per (batch, head); no [T, T] matrix exists.
 import type { Span } from '../../diagnostics/span.js';
 import { PtmError, diag } from '../../diagnostics/index.js';
 import type { Dim } from '../../ir/dim.js';
@@ -13,6 +14,8 @@ import type { BufferBind, KernelInstance, StorageType, Strided } from './instanc
 
 /** Threads per workgroup. */
 const WORKGROUP = 64;
+/** Rows per causal chunk. */
+const CHUNK = 16;
 /** Workgroup memory for S and z, in floats: 16 KiB, WebGPU's guaranteed minimum. */
 const SHARED_FLOATS = 4096;
 
@@ -39,7 +42,8 @@ const fv = (name: string) => k.ref(name, k.f32);
 
 /** Value columns per workgroup: as many as S [F, JB] and z [F] leave room for. */
 export function linearAttentionColumns(features: number, dv: number): number {
-  return Math.min(dv, Math.floor((SHARED_FLOATS - features) / features));
+  const most = Math.min(dv, Math.floor((SHARED_FLOATS - features) / features));
+  return most < 1 ? 0 : Math.ceil(dv / Math.ceil(dv / most)); // even blocks: 64 columns as 2 x 32, not 63 + 1
 }
 
 export function linearAttentionKernel(spec: LinearAttentionSpec): KernelInstance {
@@ -61,24 +65,37 @@ export function linearAttentionKernel(spec: LinearAttentionSpec): KernelInstance
   const at = (name: string, l: Strided, t: Expr, c: Expr): Expr => sum([u(`${name}_base`), term(t, l.strides[2]!, `${name}_s2`), term(c, l.strides[3]!, `${name}_s3`)]);
   const each = (name: string, count: number, body: (e: Expr) => Stmt[]): Stmt => k.for_(name, k.localId(0), count, body(u(name)), WORKGROUP);
 
-  // S[i * JB + jj] += φk[s, i] · v[s, j0 + jj]; z[i] += φk[s, i] (each entry owned by one thread)
-  const absorb = (s: Expr): Stmt[] => [
+  // For keys s in [from, to): S[i * JB + jj] += φk[s, i] · v[s, j0 + jj]; z[i] += φk[s, i] (each entry one thread's)
+  const absorb = (from: Expr, to: Expr): Stmt[] => [
     each('e', F * JB, (e) => [
       k.let_('ai', k.div(e, JB)), k.let_('aj', k.add(u('j0'), k.mod(e, JB))),
       k.if_(k.lt(u('aj'), spec.dv), [
-        k.sharedStore(S, e, k.add(k.sharedLoad(S, e), k.mul(k.load(kb, at('k', spec.k.layout, s, u('ai'))), k.load(vb, at('v', spec.v.layout, s, u('aj')))))),
+        k.var_('sum', k.sharedLoad(S, e)),
+        k.for_('s', from, to, [k.assign('sum', k.fma(k.load(kb, at('k', spec.k.layout, u('s'), u('ai'))), k.load(vb, at('v', spec.v.layout, u('s'), u('aj'))), fv('sum')))]),
+        k.sharedStore(S, e, fv('sum')),
       ]),
     ]),
-    each('i', F, (i) => [k.sharedStore(Z, i, k.add(k.sharedLoad(Z, i), k.load(kb, at('k', spec.k.layout, s, i))))]),
+    each('i', F, (i) => [
+      k.var_('zsum', k.sharedLoad(Z, i)),
+      k.for_('s', from, to, [k.assign('zsum', k.add(fv('zsum'), k.load(kb, at('k', spec.k.layout, u('s'), i))))]),
+      k.sharedStore(Z, i, fv('zsum')),
+    ]),
   ];
-  // out[t, j0 + jj] = φq_t · S[:, jj] / (φq_t · z), 0 when the denominator is 0 (no visible key)
-  const emitRow = (t: Expr, jj: Expr): Stmt[] => [
+  // out[t, j0 + jj] = (φq_t · S[:, jj] + Σ_{s in own} (φq_t · φk_s) v[s, j]) / (φq_t · z + Σ_{s in own} φq_t · φk_s),
+  // 0 when the denominator is 0 (no visible key). `own` are the causal chunk's keys up to t, read directly.
+  const emitRow = (t: Expr, jj: Expr, own?: [Expr, Expr]): Stmt[] => [
     k.var_('num', k.f(0)), k.var_('den', k.f(0)),
     k.for_('f', k.u(0), F, [
       k.let_('qf', k.load(qb, at('q', spec.q.layout, t, u('f')))),
       k.assign('num', k.fma(fv('qf'), k.sharedLoad(S, k.add(k.mul(u('f'), JB), jj)), fv('num'))),
       k.assign('den', k.fma(fv('qf'), k.sharedLoad(Z, u('f')), fv('den'))),
     ]),
+    ...(own ? [k.for_('s', own[0], own[1], [
+      k.var_('a', k.f(0)),
+      k.for_('f', k.u(0), F, [k.assign('a', k.fma(k.load(qb, at('q', spec.q.layout, t, u('f'))), k.load(kb, at('k', spec.k.layout, u('s'), u('f'))), fv('a')))]),
+      k.assign('num', k.fma(fv('a'), k.load(vb, at('v', spec.v.layout, u('s'), k.add(u('j0'), jj))), fv('num'))),
+      k.assign('den', k.add(fv('den'), fv('a'))),
+    ])] : []),
     k.store(ob, at('out', spec.out, t, k.add(u('j0'), jj)), k.select(k.ne(fv('den'), k.f(0)), k.div(fv('num'), fv('den')), k.f(0))),
   ];
 
@@ -90,16 +107,20 @@ export function linearAttentionKernel(spec: LinearAttentionSpec): KernelInstance
     k.barrier(),
   ];
   if (spec.causal) {
-    body.push(k.comment('scan: absorb key t, then write row t from the prefix state'), k.for_('t', k.u(0), tq, [
-      k.if_(k.lt(u('t'), tk), absorb(u('t'))),
+    body.push(k.comment(`chunks of ${CHUNK} rows: write them from the state of earlier keys and their own keys, then absorb those`), k.for_('c0', k.u(0), tq, [
+      k.let_('c1', k.min(k.add(u('c0'), CHUNK), tk)),
+      k.for_('p', k.localId(0), CHUNK * JB, [
+        k.let_('t', k.add(u('c0'), k.div(u('p'), JB))), k.let_('jj', k.mod(u('p'), JB)),
+        k.if_(k.and(k.lt(u('t'), tq), k.lt(k.add(u('j0'), u('jj')), spec.dv)), emitRow(u('t'), u('jj'), [u('c0'), k.min(k.add(u('t'), 1), tk)])),
+      ], WORKGROUP),
+      k.barrier(), // the chunk's readers of S and z are done
+      k.if_(k.lt(u('c0'), tk), absorb(u('c0'), u('c1'))),
       k.barrier(),
-      k.if_(k.and(k.lt(k.localId(0), JB), k.lt(k.add(u('j0'), k.localId(0)), spec.dv)), emitRow(u('t'), k.localId(0))),
-      k.barrier(), // row t's readers are done before key t + 1 changes the state
-    ]));
+    ], CHUNK));
   } else {
     body.push(
       k.comment('absorb every key, then write all rows'),
-      k.for_('s', k.u(0), tk, absorb(u('s'))),
+      ...absorb(k.u(0), tk),
       k.barrier(),
       k.for_('r', k.localId(0), k.mul(tq, JB), [
         k.let_('rt', k.div(u('r'), JB)), k.let_('rj', k.mod(u('r'), JB)),
@@ -113,7 +134,7 @@ export function linearAttentionKernel(spec: LinearAttentionSpec): KernelInstance
   ];
   return {
     kernel: {
-      name: `linear_attention_${spec.causal ? 'causal' : 'full'}_f${F}_j${JB}`,
+      name: `linear_attention_${spec.causal ? `causal_c${CHUNK}` : 'full'}_f${F}_j${JB}`,
       workgroupSize: [WORKGROUP, 1, 1], buffers, params: p.uniforms, shared: [S, Z], body,
       grid: [k.u(Math.ceil(spec.dv / JB)), p.add('heads', spec.heads), p.add('batch', spec.batch)],
       locs: spec.locs,
