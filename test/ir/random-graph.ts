@@ -151,6 +151,13 @@ class RandomGraph {
       if (this.bool()) attrs.bias = this.mask(3, operands);
       this.op('attention', operands, attrs);
     },
+    linear_attention: () => {
+      const q = this.value((v) => isFloat(v.type.dtype) && v.type.shape.length === 4, () => this.newInput(this.pick(FLOATS), [this.dim(), this.pick([1, 2]), this.dim(), this.dim()]));
+      const [b, h, , f] = q.type.shape as Dim[];
+      const k = this.bool() ? q : this.newInput(q.type.dtype, [b!, h!, this.dim(), f!]);
+      const v = this.bool() ? k : this.newInput(q.type.dtype, [b!, h!, k.type.shape[2]!, this.dim()]);
+      this.op('linear_attention', [q, k, v], { causal: this.bool() });
+    },
     moe: () => {
       // router probabilities [..., E] with a known number of experts
       const p = this.value((v) => isFloat(v.type.dtype) && typeof v.type.shape.at(-1) === 'number' && (v.type.shape.at(-1) as number) >= 1, () => this.newInput('f32', [...this.shape(this.int(0, 2)), this.int(1, 4)]));
