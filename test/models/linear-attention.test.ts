@@ -27,6 +27,7 @@ import { decodeStep } from '../../src/passes/derive-decode-step.js';
 import { initParam, RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
+import { main } from '../../src/cli/main.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
 import { make, writeEmitted } from '../cuda/programs.js';
 
@@ -346,6 +347,20 @@ describe('published sizes', () => {
         expect(constants.map((p) => p.value.type.shape)).toEqual(Array(12).fill([128, 256]));
       }
     });
+  }
+});
+
+test('ptm check and ptm run (tiny, cpu) take each model', async () => {
+  for (const name of NAMES) {
+    let out = '';
+    const sink = { out: (s: string) => void (out += `${s}\n`), err: (s: string) => void (out += `${s}\n`) };
+    expect(await main(['check', `models/${name}.ptm`], sink), out).toBe(0);
+    // `check` counts every parameter, Performer's favor_features constants (12 x 128 x 256) included.
+    const all = COUNTS[name]!.expected + (name === 'performer' ? 12 * 128 * 256 : 0);
+    expect(out).toContain(`parameters: ${all.toLocaleString('en-US')}`);
+    const set = Object.entries(TINY[name]!).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+    out = '';
+    expect(await main(['run', `models/${name}.ptm`, ...set, '--backend', 'cpu', '--random'], sink), out).toBe(0);
   }
 });
 
