@@ -5,6 +5,7 @@ import type { Dim } from '../ir/dim.js';
 import { evalDim, shapeToString } from '../ir/dim.js';
 import type { Graph } from '../ir/types.js';
 import { readBytes } from './files.js';
+import { initParam } from './init.js';
 import type { ParamSource } from './param-source.js';
 import { dtypeCompatible, toStorage } from './param-source.js';
 import { decodeEntry, fileDtypeToDType, parseSafetensorsHeader } from './safetensors.js';
@@ -43,6 +44,11 @@ export function loadParams(graph: Graph, path: string, symbols: ReadonlyMap<stri
   const result = new LoadedParams(path, [...entries.keys()].filter((n) => !wanted.has(n)).sort(), metadata);
   for (const param of graph.params) {
     const entry = entries.get(param.name);
+    // FAVOR+'s projection is a constant of the model (its seed is in the source): a file may leave it out.
+    if (!entry && param.init.kind === 'random_features') {
+      result.set(param.name, initParam(param, 0, symbols));
+      continue;
+    }
     if (!entry) throw new PtmError(diag.weights_missing_tensor(param.loc, path, param.name, nearestName(param.name, entries.keys())));
     const declared = param.value.type;
     if (!shapeMatches(declared.shape, entry.shape, symbols)) {

@@ -24,7 +24,7 @@ import { renderWgsl } from '../../src/codegen/render/wgsl.js';
 import { PtmError } from '../../src/diagnostics/diagnostic.js';
 import type { Graph } from '../../src/ir/types.js';
 import { decodeStep } from '../../src/passes/derive-decode-step.js';
-import { initParam, RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
+import { initParam, initParams, loadParams, RandomStream, runGraph, size, tensor, writeSafetensors } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
 import { main } from '../../src/cli/main.js';
@@ -361,6 +361,20 @@ test('ptm check and ptm run (tiny, cpu) take each model', async () => {
     const set = Object.entries(TINY[name]!).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
     out = '';
     expect(await main(['run', `models/${name}.ptm`, ...set, '--backend', 'cpu', '--random'], sink), out).toBe(0);
+  }
+});
+
+test("a weights file may leave out FAVOR+'s constant projection: it is drawn from the source's seed", () => {
+  const { graph } = compileGraph(source('performer'), { file: 'models/performer.ptm', set: TINY.performer! });
+  const all = initParams(graph, 4);
+  const dir = mkdtempSync(join(tmpdir(), 'ptm-favor-'));
+  try {
+    const file = join(dir, 'w.safetensors');
+    writeSafetensors(file, new Map([...all].filter(([name]) => !name.endsWith('favor_features'))));
+    const loaded = loadParams(graph, file);
+    for (const [name, t] of all) expect(Array.from(loaded.get(name)!.data), name).toEqual(Array.from(t.data));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
