@@ -16,8 +16,15 @@ import { noSpan } from '../../src/diagnostics/span.js';
 import type { InstanceRun, KernelArray } from './helpers.js';
 import { elementCount, randomArray, referenceBuilder, runInterpreted, runReference, runWebGpu, seeded } from './helpers.js';
 import { gpu } from '../webgpu/helpers.js';
+import { compileGraph } from '../../src/api.js';
 
 const TOL = 2e-5;
+
+/** The mask `random_blocks(2, 16, 3)` as elaborated for `tk` keys. */
+function randomBlocks(tk: number): MaskExpr {
+  const { graph } = compileGraph(`model R {\n  input x: f32[1, ${tk}, 16]\n  output y = Attention(x, heads: 2, mask: random_blocks(2, 16, 3))\n}\n`, { file: 'r.ptm' });
+  return graph.ops.find((op) => op.op === 'attention')!.attrs.mask as MaskExpr;
+}
 
 const [b, h, q, k] = (['b', 'h', 'q', 'k'] as const).map(maskVar) as [MaskExpr, MaskExpr, MaskExpr, MaskExpr];
 const bin = maskBin, int = maskConst;
@@ -94,6 +101,17 @@ export const ATTENTION_CASES: AttentionCase[] = [
     name: 'computed indices: table[h % 4, (q + k) % 5] > 0', batch: 1, heads: 2, tq: 12, tk: 12, d: 8, dv: 8,
     mask: bin('>', maskRead(3, [bin('%', h, int(4)), bin('%', bin('+', q, k), int(5))]), int(0)), tensors: [ints([4, 5], (i) => (i % 3) - 1)],
   },
+  {
+    // Longformer: the key loops walk [q0 - 4, q1 + 4] and [0, n[b]) (keyIntervals), each tile once
+    name: 'longformer: (window(4) | k < n[b]) & valid[b, k], two key loops, n = [3, 0, 40]', batch: 3, heads: 1, tq: 70, tk: 70, d: 8, dv: 8,
+    mask: bin('&', bin('|', bin('&', bin('<=', bin('-', q, k), int(4)), bin('<=', bin('-', k, q), int(4))), bin('<', k, maskRead(3, [b]))), maskRead(4, [b, k])),
+    tensors: [ints([3], (i) => [3, 0, 40][i]!), padding(3, 70)],
+  },
+  {
+    name: "longformer's global rows: q < n[b] (query tiles without one skip every key)", batch: 2, heads: 1, tq: 40, tk: 40, d: 8, dv: 8,
+    mask: bin('<', q, maskRead(3, [b])), tensors: [ints([2], (i) => [18, 0][i]!)],
+  },
+  { name: 'random_blocks(2, 16, 3) | window(2), 70 keys', batch: 1, heads: 2, tq: 70, tk: 70, d: 8, dv: 8, mask: bin('|', randomBlocks(70), bin('&', bin('<=', bin('-', q, k), int(2)), bin('<=', bin('-', k, q), int(2)))) },
   { name: 'false: every row 0', batch: 1, heads: 1, tq: 5, tk: 5, d: 8, dv: 8, mask: { kind: 'const', value: 0, bool: true } },
   { name: 'token-major q, k, v and out ([B, T, H, D] via strides), causal', batch: 2, heads: 3, tq: 19, tk: 19, d: 8, dv: 8, mask: causal, tokenMajor: true },
   {
