@@ -21,7 +21,7 @@ test('a session holds at most four memory plans and frees the slots of the ones 
     return buffer;
   };
   const freed: DeviceBuffer[] = [];
-  device.free = (buffer: DeviceBuffer) => { freed.push(buffer); };
+  (device as { free?: (b: DeviceBuffer) => void }).free = (buffer) => { freed.push(buffer); };
   const session = ProgramSession.create(c.program, params, device);
   for (const seq of [3, 5, 7, 9, 11, 3, 13]) {
     const inputs = randomInputs(c.graph, seq, new Map([['batch', 1], ['seq', seq]]));
