@@ -310,6 +310,39 @@ const specs: OpSpec[] = [
     name: 'moe_aux_loss', arity: 1, attrs: {}, level: 'high-level',
     infer: ([p]) => t(moeProbs(p!, 'moe_aux_loss', 1, 1).dtype, []),
   },
+  {
+    // moe_choices(combine [..., E]) -> i32 [..., top_k]: the experts with a nonzero combine weight, in
+    // increasing order, then -1: the rows each token's kept assignments run through (§8.8).
+    name: 'moe_choices', arity: 1, attrs: { top_k: 'int' }, level: 'high-level',
+    infer: ([c], attrs) => {
+      const topK = attrs.top_k as number;
+      moeProbs(c!, 'moe_choices', topK, 1);
+      return t('i32', [...c!.shape.slice(0, -1), topK]);
+    },
+  },
+  {
+    // expert_matmul(x [..., R, din], w [E, din, dout], experts i32 [..., k], bias [E, dout]?) -> [..., k, dout]:
+    // row c is x[..., R == 1 ? 0 : c, :] @ w[e] + bias[e] for e = experts[..., c], and 0 where e < 0.
+    name: 'expert_matmul', arity: [3, 4], attrs: {}, level: 'high-level',
+    infer: ([x, w, idx, bias]) => {
+      requireFloat(x!, 'expert_matmul');
+      sameDtype(x!, w!, 'expert_matmul');
+      if (idx!.dtype !== 'i32') throw new ShapeError(`expert_matmul: expert indices must be i32, got ${idx!.dtype}`, 'dtype_mismatch');
+      if (x!.shape.length < 2 || w!.shape.length !== 3 || idx!.shape.length !== x!.shape.length - 1) {
+        throw new ShapeError(`expert_matmul: expected x [..., R, din], w [E, din, dout] and experts [..., k], got ${shapeToString(x!.shape)}, ${shapeToString(w!.shape)} and ${shapeToString(idx!.shape)}`, 'rank_mismatch');
+      }
+      const [, din, dout] = w!.shape as [Dim, Dim, Dim];
+      const lead = x!.shape.slice(0, -2), rows = x!.shape[x!.shape.length - 2]!, k = idx!.shape[idx!.shape.length - 1]!;
+      if (!dimEq(x!.shape[x!.shape.length - 1]!, din) || !(rows === 1 || dimEq(rows, k)) || lead.some((d, i) => !dimEq(d, idx!.shape[i]!))) {
+        throw new ShapeError(`expert_matmul: x ${shapeToString(x!.shape)} does not fit w ${shapeToString(w!.shape)} and experts ${shapeToString(idx!.shape)}`);
+      }
+      if (bias) {
+        sameDtype(x!, bias, 'expert_matmul');
+        if (bias.shape.length !== 2 || !dimEq(bias.shape[0]!, w!.shape[0]!) || !dimEq(bias.shape[1]!, dout)) throw new ShapeError(`expert_matmul: bias ${shapeToString(bias.shape)} does not match w ${shapeToString(w!.shape)}`);
+      }
+      return t(x!.dtype, [...lead, k, dout]);
+    },
+  },
 ];
 
 /**

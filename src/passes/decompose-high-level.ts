@@ -14,7 +14,7 @@ import type { Attrs, Graph, Op, Value } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import type { Pass } from './pass.js';
 import { IdSource, OpEmitter } from './op-emitter.js';
-import { moeAuxLoss, moeRoute } from './decompose-moe.js';
+import { expertMatmul, moeAuxLoss, moeChoices, moeRoute } from './decompose-moe.js';
 
 /** Appends primitive ops for one high-level op. */
 type Emitter = OpEmitter;
@@ -300,6 +300,8 @@ const REWRITES: Record<string, Rewrite> = {
   attention,
   moe_route: moeRoute,
   moe_aux_loss: moeAuxLoss,
+  moe_choices: moeChoices,
+  expert_matmul: expertMatmul,
   linear_attention: (e, xs, attrs) => linearAttention(e, xs, attrs.causal as boolean),
 };
 

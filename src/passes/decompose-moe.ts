@@ -77,3 +77,30 @@ export function moeAuxLoss(e: OpEmitter, [probs]: Value[]): Value {
   const mass = e.emit('reduce_mean', [p], { axes: [0], keepdims: false });
   return e.emit('mul', [e.emit('reduce_sum', [e.emit('mul', [f, mass])], { axes: [0], keepdims: false }), e.constant(experts, dt)]);
 }
+
+/** The experts of nonzero weight in increasing order, -1 after them: the first as max(E - index) over the mask. */
+export function moeChoices(e: OpEmitter, [combine]: Value[], attrs: Attrs): Value {
+  const experts = combine!.type.shape[combine!.type.shape.length - 1] as number;
+  const zero = e.constant(0, 'i32');
+  const reversed = e.emit('sub', [e.constant(experts, 'i32'), e.emit('iota', [], { length: experts, dtype: 'i32' })]); // E, ..., 1
+  let open = e.emit('ne', [combine!, e.constant(0, combine!.type.dtype)]);
+  const picks: Value[] = [];
+  for (let c = 0; c < (attrs.top_k as number); c++) {
+    const best = e.emit('reduce_max', [e.emit('where', [open, reversed, zero])], { axes: [-1], keepdims: true }); // [..., 1]: 0 when none
+    if (c + 1 < (attrs.top_k as number)) open = e.emit('and', [open, e.emit('ne', [reversed, best])]);
+    picks.push(e.emit('where', [e.emit('gt', [best, zero]), e.emit('sub', [e.constant(experts, 'i32'), best]), e.constant(-1, 'i32')]));
+  }
+  return picks.length === 1 ? picks[0]! : e.emit('concat', picks, { axis: -1 });
+}
+
+/** Gathers each row's expert weights ([..., k, din, dout]) and multiplies; rows without an expert are 0. */
+export function expertMatmul(e: OpEmitter, [x, w, experts, bias]: Value[]): Value {
+  const lead = experts!.type.shape; // [..., k]
+  const [, din, dout] = w!.type.shape as [Dim, Dim, Dim];
+  const safe = e.emit('max', [experts!, e.constant(0, 'i32')]);
+  const rows = e.emit('reshape', [x!], { shape: [...x!.type.shape.slice(0, -1), 1, din] }); // [..., R, 1, din]
+  let y = e.emit('reshape', [e.emit('matmul', [rows, e.emit('gather', [w!, safe], { axis: 0 })])], { shape: [...lead, dout] });
+  if (bias) y = e.emit('add', [y, e.emit('gather', [bias, safe], { axis: 0 })]);
+  const routed = e.emit('reshape', [e.emit('ge', [experts!, e.constant(0, 'i32')])], { shape: [...lead, 1] });
+  return e.emit('where', [routed, y, e.constant(0, y.type.dtype)]);
+}

@@ -162,8 +162,20 @@ class RandomGraph {
       // router probabilities [..., E] with a known number of experts
       const p = this.value((v) => isFloat(v.type.dtype) && typeof v.type.shape.at(-1) === 'number' && (v.type.shape.at(-1) as number) >= 1, () => this.newInput('f32', [...this.shape(this.int(0, 2)), this.int(1, 4)]));
       const experts = p.type.shape.at(-1) as number;
-      if (this.bool()) this.op('moe_aux_loss', [p]);
-      else this.op('moe_route', [p], { top_k: experts >= 2 && this.bool() ? 2 : 1, capacity: this.pick([0.5, 1, 1.25, 2]) });
+      const topK = experts >= 2 && this.bool() ? 2 : 1;
+      const choice = this.int(0, 3);
+      if (choice === 0) this.op('moe_aux_loss', [p]);
+      else if (choice === 1) this.op('moe_route', [p], { top_k: topK, capacity: this.pick([0.5, 1, 1.25, 2]) });
+      else {
+        // expert rows: x [..., 1 | k, din] through w [E, din, dout] for the routed experts
+        const routed = this.op('moe_choices', [p], { top_k: topK });
+        if (choice === 3) return;
+        const lead = routed.type.shape.slice(0, -1), din = this.int(1, 3), dout = this.int(1, 3);
+        const x = this.newInput(p.type.dtype, [...lead, this.bool() ? 1 : topK, din]);
+        const operands = [x, this.newParam(p.type.dtype, [experts, din, dout]), routed];
+        if (this.bool()) operands.push(this.newParam(p.type.dtype, [experts, dout]));
+        this.op('expert_matmul', operands);
+      }
     },
     fused_elementwise: () => {
       const shape = this.bool() ? this.pick(this.pool).type.shape : this.shape(this.int(0, 3));

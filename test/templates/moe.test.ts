@@ -3,10 +3,12 @@
 // more experts than one workgroup has invocations (two route workgroups; aux's strided expert loop),
 // a symbolic token count, exact ties and arbitrary (negative) scores, which must choose exactly as the
 // reference does. Tolerances: routing decisions exact (a weight is either its gate or 0); gates and the
-// loss within 1e-6 (f32 division and sums of <= 80 terms in another order).
+// loss within 1e-6 (f32 division and sums of <= 80 terms in another order). moe_choices exactly;
+// expert_matmul within 1e-5 relative (f32 fma chains of <= 24 terms against float64 sums).
 import { describe, expect, test } from 'vitest';
-import { moeAuxLossKernel, moeRouteKernel } from '../../src/codegen/templates/moe.js';
+import { expertMatmulKernel, moeAuxLossKernel, moeChoicesKernel, moeRouteKernel } from '../../src/codegen/templates/moe.js';
 import { renderWgsl } from '../../src/codegen/render/wgsl.js';
+import { dimMul } from '../../src/ir/dim.js';
 import { readGraph } from '../../src/ir/read.js';
 import { RandomStream, runGraph, tensor } from '../../src/runtime/index.js';
 import { runInterpreted } from './helpers.js';
@@ -54,6 +56,38 @@ describe('moe kernels on the interpreter match the CPU reference', () => {
       const aux = moeAuxLossKernel({ experts, tokens: 'n', locs: [loc] });
       const [a] = runInterpreted(aux, { inputs: [data], outputs: [1], symbols });
       expect(Math.abs(a![0]! - ref.get('aux')!.data[0]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(ref.get('aux')!.data[0]!)));
+    });
+  }
+});
+
+describe('moe_choices and expert_matmul on the interpreter match the CPU reference', () => {
+  for (const [topK, xRows, bias] of [[1, 1, true], [2, 1, false], [2, 2, true]] as const) {
+    test(`top-${topK}, x rows ${xRows === 1 ? 'shared by the choices' : 'per choice'}${bias ? ', bias' : ''}`, () => {
+      const [tokens, experts, din, dout] = [9, 5, 24, 7];
+      const combine = scores(7, tokens, experts, false).map((v, i) => (Math.floor(i / experts) % 4 === 0 || i % 3 === 0 || v < 0 ? 0 : v)); // tokens 0, 4, 8 route nowhere
+      const z = (n: number, name: string) => Float32Array.from(new RandomStream(3, name).normals(n));
+      const x = z(tokens * xRows * din, 'x'), w = z(experts * din * dout, 'w'), b = z(experts * dout, 'b');
+      const g = readGraph(`graph e [n] {
+  input %c: f32[n, ${experts}]
+  input %x: f32[n, ${xRows}, ${din}]
+  input %w: f32[${experts}, ${din}, ${dout}]
+  input %b: f32[${experts}, ${dout}]
+  %idx: i32[n, ${topK}] = moe_choices(%c) {top_k = ${topK}}
+  %y: f32[n, ${topK}, ${dout}] = expert_matmul(%x, %w, %idx${bias ? ', %b' : ''})
+  output idx = %idx
+  output y = %y
+}`);
+      const inputs = { c: tensor('f32', [tokens, experts], combine), x: tensor('f32', [tokens, xRows, din], x), w: tensor('f32', [experts, din, dout], w), b: tensor('f32', [experts, dout], b) };
+      const ref = runGraph(g, { inputs, params: new Map(), precision: 'f64', symbols: new Map([['n', tokens]]) }).outputs;
+      const symbols = new Map([['n', tokens]]);
+      const [idx] = runInterpreted(moeChoicesKernel({ experts, tokens: 'n', topK, locs: [loc] }), { inputs: [combine], outputs: [tokens * topK], symbols });
+      expect(Array.from(idx!)).toEqual(Array.from(ref.get('idx')!.data));
+      expect(Array.from(idx!)).toContain(-1);
+      const mm = expertMatmulKernel({ rows: dimMul('n', topK), k: topK, xRows, din, dout, bias, locs: [loc] });
+      expect(renderWgsl(mm.kernel)).toMatch(/@compute/);
+      const [y] = runInterpreted(mm, { inputs: [x, w, idx, ...(bias ? [b] : [])], outputs: [tokens * topK * dout], symbols });
+      const want = ref.get('y')!.data;
+      for (let i = 0; i < want.length; i++) expect(Math.abs(y![i]! - want[i]!), `element ${i}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want[i]!)));
     });
   }
 });

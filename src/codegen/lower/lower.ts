@@ -16,7 +16,7 @@ import type { MatmulVariant } from '../templates/matmul.js';
 import { attentionKernel, DEFAULT_ATTENTION_VARIANT } from '../templates/attention.js';
 import type { AttentionVariant } from '../templates/attention.js';
 import { copyKernel } from '../templates/copy.js';
-import { moeAuxLossKernel, moeRouteKernel } from '../templates/moe.js';
+import { expertMatmulKernel, moeAuxLossKernel, moeChoicesKernel, moeRouteKernel } from '../templates/moe.js';
 import { linearAttentionKernel } from '../templates/linear-attention.js';
 import { concatPartKernel } from '../templates/concat.js';
 import type { KernelInstance, Strided } from '../templates/instance.js';
@@ -167,6 +167,8 @@ class Lowering {
         return this.launchIota(op);
       case 'moe_route':
       case 'moe_aux_loss':
+      case 'moe_choices':
+      case 'expert_matmul':
         return this.launchMoe(op);
       default:
         throw new PtmError(diag.unsupported(op.loc, `the op '${op.op}' on the kernel backends (it runs on --backend cpu)`));
@@ -221,13 +223,21 @@ class Lowering {
     this.push(op, instance, [], [op.result.id]);
   }
 
-  /** MoE routing (templates/moe.ts) over the contiguous router probabilities [..., E]. */
+  /** MoE routing and expert rows (templates/moe.ts) over contiguous operands; [..., E] is the experts axis. */
   private launchMoe(op: Op): void {
     const shape = op.operands[0]!.type.shape;
     const experts = shape[shape.length - 1] as number, tokens = dimProduct(shape.slice(0, -1));
-    const instance = op.op === 'moe_route'
-      ? moeRouteKernel({ experts, tokens, topK: op.attrs.top_k as 1 | 2, capacity: op.attrs.capacity as number, locs: [op.loc] })
-      : moeAuxLossKernel({ experts, tokens, locs: [op.loc] });
+    const locs = [op.loc];
+    if (op.op === 'expert_matmul') {
+      const [x, w, idx] = op.operands as [Value, Value, Value];
+      const [, din, dout] = w.type.shape as [number, number, number];
+      const k = idx.type.shape[idx.type.shape.length - 1] as number;
+      const instance = expertMatmulKernel({ rows: dimProduct(idx.type.shape), k, xRows: x.type.shape[x.type.shape.length - 2] as number, din, dout, bias: op.operands.length > 3, locs });
+      return this.push(op, instance, op.operands.map((v) => this.dense(v)), [op.result.id]);
+    }
+    const instance = op.op === 'moe_route' ? moeRouteKernel({ experts, tokens, topK: op.attrs.top_k as 1 | 2, capacity: op.attrs.capacity as number, locs })
+      : op.op === 'moe_choices' ? moeChoicesKernel({ experts, tokens, topK: op.attrs.top_k as number, locs })
+      : moeAuxLossKernel({ experts, tokens, locs });
     this.push(op, instance, [this.dense(op.operands[0]!)], [op.result.id]);
   }
 

@@ -4,8 +4,12 @@
 // expert's prefix count is exact and no two invocations write the same element. moe_aux_loss: one
 // workgroup; each invocation sums count_e · mass_e over its experts, then one invocation adds them up.
 // Choices are recomputed per token (O(E) each): routing is O(top_k · tokens · E) per expert.
+// moe_choices: one invocation per token lists its routed experts. expert_matmul: one invocation per
+// output element of each (token, choice) row, reading that row's expert's weights (a plain dot
+// product, untiled: the experts run on top_k rows per token instead of all E).
 import type { Span } from '../../diagnostics/span.js';
 import type { Dim } from '../../ir/dim.js';
+import { dimMul } from '../../ir/dim.js';
 import { moeCapacityScale } from '../../ir/ops.js';
 import * as k from '../kernel-ir/build.js';
 import type { BufferParam, Expr, Stmt } from '../kernel-ir/types.js';
@@ -140,4 +144,104 @@ export function moeAuxLossKernel(spec: MoeAuxLossSpec): KernelInstance {
     locs: spec.locs,
   };
   return { kernel, bind: [{ kind: 'input', index: 0 }, { kind: 'output', index: 0 }], params: { tokens: spec.tokens } };
+}
+
+export interface MoeChoicesSpec {
+  experts: number;
+  tokens: Dim;
+  topK: number;
+  locs: Span[];
+}
+
+/** moe_choices: combine [tokens, E] -> i32 [tokens, top_k], the experts of nonzero weight then -1. */
+export function moeChoicesKernel(spec: MoeChoicesSpec): KernelInstance {
+  const { experts, topK } = spec;
+  const combine = k.buffer('combine', k.f32, 'read');
+  const out = k.buffer('out', k.i32, 'read_write');
+  const tokens = k.uniform('tokens');
+  const n = k.ref('n', k.u32), c = k.ref('c', k.u32), e = k.ref('e', k.u32);
+  const body: Stmt[] = [
+    k.let_('n', k.globalId(0)),
+    k.if_(k.lt(n, k.param(tokens)), [
+      k.var_('c', k.u(0)),
+      k.for_('e', k.u(0), experts, [
+        k.if_(k.and(k.lt(c, topK), k.ne(k.load(combine, k.add(k.mul(n, experts), e)), k.f(0))), [
+          k.store(out, k.add(k.mul(n, topK), c), k.toI32(e)),
+          k.assign('c', k.add(c, 1)),
+        ]),
+      ]),
+      k.for_('rest', c, topK, [k.store(out, k.add(k.mul(n, topK), k.ref('rest', k.u32)), k.i(-1))]),
+    ]),
+  ];
+  const kernel = {
+    name: `moe_choices_top${topK}_e${experts}`,
+    workgroupSize: [WORKGROUP, 1, 1] as [number, number, number],
+    buffers: [combine, out],
+    params: [tokens],
+    shared: [],
+    body,
+    grid: [k.ceilDiv(k.param(tokens), WORKGROUP), k.u(1), k.u(1)] as [Expr, Expr, Expr],
+    locs: spec.locs,
+  };
+  return { kernel, bind: [{ kind: 'input', index: 0 }, { kind: 'output', index: 0 }], params: { tokens: spec.tokens } };
+}
+
+export interface ExpertMatmulSpec {
+  /** Rows of the result: tokens × k. */
+  rows: Dim;
+  k: number;
+  /** 1: every choice of a token reads the token's x row; k: each choice reads its own. */
+  xRows: 1 | number;
+  din: number;
+  dout: number;
+  bias: boolean;
+  locs: Span[];
+}
+
+const GROUPS_X = 65535;
+
+/** expert_matmul: out[r, j] = Σ_i x[row(r), i] · w[e, i, j] + bias[e, j] for e = experts[r] >= 0, else 0. */
+export function expertMatmulKernel(spec: ExpertMatmulSpec): KernelInstance {
+  const { din, dout } = spec;
+  const x = k.buffer('x', k.f32, 'read');
+  const w = k.buffer('w', k.f32, 'read');
+  const experts = k.buffer('experts', k.i32, 'read');
+  const bias = spec.bias ? k.buffer('bias', k.f32, 'read') : undefined;
+  const out = k.buffer('out', k.f32, 'read_write');
+  const count = k.uniform('count');
+  const linear = k.add(k.mul(k.workgroupId(1), GROUPS_X * WORKGROUP), k.add(k.mul(k.workgroupId(0), WORKGROUP), k.localId(0)));
+  const at = k.ref('at', k.u32), r = k.ref('r', k.u32), j = k.ref('j', k.u32), e = k.ref('e', k.i32), i = k.ref('i', k.u32);
+  const eu = k.toU32(e);
+  const xRow = spec.xRows === 1 ? k.div(r, spec.k) : r;
+  const body: Stmt[] = [
+    k.let_('at', linear),
+    k.if_(k.lt(at, k.param(count)), [
+      k.let_('r', k.div(at, dout)),
+      k.let_('j', k.mod(at, dout)),
+      k.let_('e', k.load(experts, r)),
+      k.var_('acc', k.f(0)),
+      k.if_(k.ge(e, k.i(0)), [
+        ...(bias ? [k.assign('acc', k.load(bias, k.add(k.mul(eu, dout), j)))] : []),
+        k.let_('x_base', k.mul(xRow, din)),
+        k.let_('w_base', k.add(k.mul(k.mul(eu, din), dout), j)),
+        k.for_('i', k.u(0), din, [
+          k.assign('acc', k.fma(k.load(x, k.add(k.ref('x_base', k.u32), i)), k.load(w, k.add(k.ref('w_base', k.u32), k.mul(i, dout))), k.ref('acc', k.f32))),
+        ]),
+      ]),
+      k.store(out, at, k.ref('acc', k.f32)),
+    ]),
+  ];
+  const groups = k.ceilDiv(k.param(count), WORKGROUP);
+  const kernel = {
+    name: `expert_matmul_${din}x${dout}${spec.xRows === 1 ? '_shared_x' : ''}${spec.bias ? '_bias' : ''}`,
+    workgroupSize: [WORKGROUP, 1, 1] as [number, number, number],
+    buffers: [x, w, experts, ...(bias ? [bias] : []), out],
+    params: [count],
+    shared: [],
+    body,
+    grid: [k.min(groups, GROUPS_X), k.ceilDiv(groups, GROUPS_X), k.u(1)] as [Expr, Expr, Expr],
+    locs: spec.locs,
+  };
+  const bind = [0, 1, 2, ...(bias ? [3] : [])].map((index) => ({ kind: 'input' as const, index }));
+  return { kernel, bind: [...bind, { kind: 'output', index: 0 }], params: { count: dimMul(spec.rows, dout) } };
 }

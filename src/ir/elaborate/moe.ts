@@ -1,9 +1,10 @@
 // Mixture-of-experts feed-forward (REFERENCE.md §8.8): `MoE(x, experts, top_k, capacity, expert)` and
 // `moe_aux_loss()`. A router (Linear d → E, no bias) and softmax give each token's probabilities;
 // `moe_route` turns them into combine weights (gate, or 0 where the token is not routed or over
-// capacity); the experts' FFNs are stacked tensors [E, d, ff] run as batched matmuls over every token,
-// and the combine is a per-token [1, E] @ [E, d] product. Each layer's load-balancing loss is kept
-// for `moe_aux_loss()`, which sums those of the layers elaborated before it.
+// capacity); `moe_choices` lists each token's routed experts (top_k rows per token) and
+// `expert_matmul` runs each row through its expert's stacked weights [E, d, ff], so the experts cost
+// top_k FFNs per token, not E; the combine weighs the rows by their gates. Each layer's load-balancing
+// loss is kept for `moe_aux_loss()`, which sums those of the layers elaborated before it.
 import { PtmError } from '../../diagnostics/diagnostic.js';
 import { diag } from '../../diagnostics/catalogue.js';
 import type { Span } from '../../diagnostics/span.js';
@@ -89,24 +90,25 @@ export function MoE(el: Elaborator, args: Args): Tensor {
     const aux = emit('moe_aux_loss', [probs]);
     auxLosses.set(el, [...(auxLosses.get(el) ?? []), aux]);
 
-    // Experts on every token: [1, ..., d] @ [E, 1.., d, ff] -> [E, ..., ff] -> [E, ..., d].
+    // Experts on the routed rows only: row c of a token runs its c-th routed expert (-1: none, gives 0).
+    const routed = emit('moe_choices', [combine], { top_k: topK }); // i32 [..., k]
     const projection = (name: string, inF: number, outF: number, input: Tensor): Tensor => el.within(name, () => {
-      const w = emit('reshape', [param('weight', [experts, inF, outF])], { shape: [experts, ...ones.slice(1), inF, outF] });
-      let y = emit('matmul', [input, w]);
-      if (bias) y = emit('add', [y, emit('reshape', [param('bias', [experts, outF], true)], { shape: [experts, ...ones, outF] })]);
-      return y;
+      const operands = [input, param('weight', [experts, inF, outF]), routed];
+      if (bias) operands.push(param('bias', [experts, outF], true));
+      return emit('expert_matmul', operands);
     });
     const y = el.within('experts', () => {
-      const xe = emit('reshape', [x], { shape: [1, ...shape] });
-      return projection('down', ff, d, emit(act, [projection('up', d, ff, xe)]));
+      const rows = emit('reshape', [x], { shape: [...lead, 1, d] }); // every choice of a token reads its row
+      return projection('down', ff, d, emit(act, [projection('up', d, ff, rows)])); // [..., k, d]
     });
 
-    // Combine: out[t] = Σ_e combine[t, e] · y[e, t]  as  [..., 1, E] @ [..., E, d].
-    const rank = shape.length; // y: [E, ...lead, d], rank + 1 axes
-    const perm = [...Array(rank - 1).keys()].map((i) => i + 1).concat([0, rank]);
-    const yt = emit('transpose', [y], { perm }); // [...lead, E, d]
-    const w = emit('reshape', [combine], { shape: [...lead, 1, experts] });
-    return emit('reshape', [emit('matmul', [w, yt])], { shape: [...shape] });
+    // Combine: out[t] = Σ_c gate[t, c] · y[t, c], gate[t, c] = combine[t, experts[t, c]] (0 for -1)
+    // as [..., 1, E] @ onehot^T [..., E, k] @ [..., k, d].
+    const oneHot = emit('cast', [emit('eq', [emit('reshape', [routed], { shape: [...lead, topK, 1] }), emit('iota', [], { length: experts, dtype: 'i32' })])], { to: x.value.type.dtype });
+    const rank = shape.length + 1; // oneHot: [..., k, E]
+    const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
+    const gates = emit('matmul', [emit('reshape', [combine], { shape: [...lead, 1, experts] }), emit('transpose', [oneHot], { perm })]); // [..., 1, k]
+    return emit('reshape', [emit('matmul', [gates, y])], { shape: [...shape] });
   });
 }
 

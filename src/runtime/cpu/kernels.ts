@@ -5,7 +5,7 @@ import type { BinaryKind } from './binary.js';
 import { binaryKernel } from './binary.js';
 import type { Kernel } from './kernel.js';
 import { matmulKernel } from './matmul.js';
-import { moeAuxLossKernel, moeRouteKernel } from './moe.js';
+import { expertMatmulKernel, moeAuxLossKernel, moeChoicesKernel, moeRouteKernel } from './moe.js';
 import { layerNormKernel, rmsNormKernel, softmaxKernel } from './normalize.js';
 import { reduceKernel } from './reduce.js';
 import { concatKernel, gatherKernel, reshapeKernel, sliceKernel, transposeKernel } from './shape-ops.js';
@@ -38,5 +38,7 @@ export const KERNELS: ReadonlyMap<string, Kernel> = new Map<string, Kernel>([
   ['attention', attentionKernel],
   ['moe_route', moeRouteKernel],
   ['moe_aux_loss', moeAuxLossKernel],
+  ['moe_choices', moeChoicesKernel],
+  ['expert_matmul', expertMatmulKernel],
   ['linear_attention', linearAttentionKernel],
 ]);

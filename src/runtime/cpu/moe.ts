@@ -64,3 +64,36 @@ export const moeAuxLossKernel: Kernel = (op, [probs], ctx) => {
   out.data[0] = experts * sum;
   return out;
 };
+
+/** The experts with a nonzero combine weight per token, in increasing order, padded with -1. */
+export const moeChoicesKernel: Kernel = (op, [combine], ctx) => {
+  const topK = op.attrs.top_k as number;
+  const experts = combine!.shape[combine!.shape.length - 1]!;
+  const out = allocResult(op, ctx);
+  for (let n = 0; n < combine!.data.length / experts; n++) {
+    let c = 0;
+    for (let e = 0; e < experts && c < topK; e++) if (combine!.data[n * experts + e] !== 0) out.data[n * topK + c++] = e;
+    for (; c < topK; c++) out.data[n * topK + c] = -1;
+  }
+  return out;
+};
+
+/** Row c of each token: x[R == 1 ? 0 : c] @ w[e] + bias[e] for its expert e, 0 where e < 0. Sums in float64. */
+export const expertMatmulKernel: Kernel = (op, [x, w, idx, bias], ctx) => {
+  const [, din, dout] = w!.shape as [number, number, number];
+  const rows = x!.shape[x!.shape.length - 2]!, k = idx!.shape[idx!.shape.length - 1]!;
+  const out = allocResult(op, ctx);
+  const acc = new Float64Array(dout);
+  for (let r = 0; r < idx!.data.length; r++) {
+    const e = idx!.data[r]!;
+    if (e < 0) continue;
+    const xRow = (rows === 1 ? Math.floor(r / k) : r) * din;
+    for (let j = 0; j < dout; j++) acc[j] = bias ? bias.data[e * dout + j]! : 0;
+    for (let i = 0; i < din; i++) {
+      const v = x!.data[xRow + i]!, wRow = (e * din + i) * dout;
+      for (let j = 0; j < dout; j++) acc[j]! += v * w!.data[wRow + j]!;
+    }
+    for (let j = 0; j < dout; j++) out.data[r * dout + j] = acc[j]!;
+  }
+  return out;
+};
