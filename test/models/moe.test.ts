@@ -326,6 +326,18 @@ describe('a MoE layer', () => {
     for (const [name, t] of cpu) expect(relativeError(gpu.get(name)!.data, t.data), name).toBeLessThanOrEqual(1e-4);
   });
 
+  test('stacked expert weights over one binding are a clear unsupported on the kernel backends', () => {
+    const big = `model Big {\n  input x: f32[batch, seq, 64]\n  output y = MoE(x, experts: 8, expert: FFN(hidden: 256))\n}`;
+    let error: unknown;
+    try {
+      compile(big, { file: 'big.ptm', maxBindingBytes: 256 * 1024 }); // up.weight is 8 · 64 · 256 · 4 bytes = 512 KiB
+    } catch (e) {
+      error = e;
+    }
+    expect((error as PtmError).diagnostics[0]).toMatchObject({ code: 'unsupported', span: { line: 3 } });
+    expect((error as PtmError).diagnostics[0]!.message).toMatch(/moe\.experts\.up\.weight.*binding/);
+  });
+
   test('diagnostics', () => {
     const bad = (text: string) => {
       try {

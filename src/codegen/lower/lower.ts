@@ -232,6 +232,8 @@ class Lowering {
       const [x, w, idx] = op.operands as [Value, Value, Value];
       const [, din, dout] = w.type.shape as [number, number, number];
       const k = idx.type.shape[idx.type.shape.length - 1] as number;
+      const split = op.operands.find((v) => this.chunks.has(this.views.get(v.id)!.base));
+      if (split) throw new PtmError(diag.unsupported(op.loc, `stacked expert weights '${this.views.get(split.id)!.base}' larger than one buffer binding (${this.options.maxBindingBytes} bytes) on the kernel backends`));
       const instance = expertMatmulKernel({ rows: dimProduct(idx.type.shape), k, xRows: x.type.shape[x.type.shape.length - 2] as number, din, dout, bias: op.operands.length > 3, locs });
       return this.push(op, instance, op.operands.map((v) => this.dense(v)), [op.result.id]);
     }
