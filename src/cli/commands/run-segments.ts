@@ -1,5 +1,5 @@
 // `ptm run --segments N`: feed a long input through a Session (src/runtime/session) in N segments,
-// memory carried from each segment to the next (REFERENCE.md §7.5), printing each segment's outputs.
+// memory carried from each segment to the next (REFERENCE.md §7.6), printing each segment's outputs.
 import { PtmError } from '../../diagnostics/diagnostic.js';
 import { diag } from '../../diagnostics/catalogue.js';
 import type { Graph } from '../../ir/types.js';

@@ -14,7 +14,7 @@ import { DTYPES, isFloat } from '../types.js';
 import type { Attrs, DType, Value } from '../types.js';
 import type { Args, BoundArg } from './args.js';
 import type { Elaborator } from './elaborate.js';
-import { shiftReads } from './masks.js';
+import { bindKeyLength, shiftReads } from './masks.js';
 import type { XlRelative } from './positions.js';
 import { xlRelativeScores } from './positions.js';
 import type { EValue, MaskValue } from './values.js';
@@ -189,7 +189,8 @@ export function segmentAttention(el: Elaborator, a: SegmentAttention): EValue {
     const outs = streams.map((s, i) => {
       const maskTensors = s.mask.tensors.map((value): Tensor => ({ kind: 'tensor', value, span: s.mask.span }));
       const operands = [queries[i]!, k, v, ...maskTensors];
-      const attrs: Attrs = { scale: a.scale, mask: shiftReads(withMemory(s.mask.expr, mlen), 3) };
+      // Masks speak of segment keys (random_blocks picks among the segment's key blocks), then move past the memory.
+      const attrs: Attrs = { scale: a.scale, mask: shiftReads(withMemory(bindKeyLength(s.mask.expr, tq), mlen), 3) };
       if (rel) {
         attrs.bias = shiftReads(rel.bias, operands.length);
         operands.push(rel.bd[i]!);

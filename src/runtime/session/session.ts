@@ -1,4 +1,4 @@
-// Sessions (REFERENCE.md §7.5): run a model with segment memory (`memory` declarations) call after call,
+// Sessions (REFERENCE.md §7.6): run a model with segment memory (`memory` declarations) call after call,
 // feeding each call's `mem.<i>.next` outputs back as the next call's `mem.<i>` inputs, so a long input
 // can be fed segment by segment (Transformer-XL, Dai et al. 2019). Runs on the CPU reference or kernels.
 import type { Dim } from '../../ir/dim.js';
