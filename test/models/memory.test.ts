@@ -80,8 +80,8 @@ function ranks(seed: number): Tensor {
   return tensor('i32', [BATCH, SEQ], data);
 }
 
-function memories(seed: number, layers: number): Inputs {
-  const shape = [BATCH, TINY.mlen!, TINY.d!];
+function memories(seed: number, layers: number, mlen: number): Inputs {
+  const shape = [BATCH, mlen, TINY.d!];
   return Object.fromEntries(Array.from({ length: layers }, (_, l) => [`mem.${l}`, tensor('f32', shape, Float32Array.from(new RandomStream(seed, `mem${l}`).normals(size(shape))))]));
 }
 
@@ -229,7 +229,7 @@ function tiny(file: string, set: Config = TINY): Built {
     const compiled = compile(source(file), { file, set, maxBindingBytes: WEBGPU_BINDING });
     const config = configOf(compiled.config);
     const params = weights(compiled.graph, 11);
-    const inputs: Inputs = { ids: ids(3), ...memories(5, config.layers!), ...(file === XLNET ? { rank: ranks(7) } : {}) };
+    const inputs: Inputs = { ids: ids(3), ...memories(5, config.layers!, config.mlen!), ...(file === XLNET ? { rank: ranks(7) } : {}) };
     const f32 = runGraph(compiled.graph, { inputs, params, precision: 'f32' }).outputs;
     const f64 = runGraph(compiled.graph, { inputs, params, precision: 'f64' }).outputs;
     b = { compiled, config, params, inputs, f32, f64 };
@@ -287,6 +287,13 @@ describe('Transformer-XL: relative positions and memory against the paper', () =
       note(`transformer-xl without term (${term}) vs the model`, err);
       expect(err, term).toBeGreaterThan(1e-3);
     }
+  });
+
+  test('a segment longer than the memory (3 tokens, 2 rows): the next memory is the segment\'s last rows', () => {
+    const b = tiny(TXL, { ...TINY, mlen: 2 });
+    const err = worst(b.f64, txlReference(b));
+    note('transformer-xl mlen 2 < seq 3 f64 vs reference', err);
+    expect(err).toBeLessThanOrEqual(1e-9);
   });
 
   test('two layers: each layer keeps its own input as memory', () => {
@@ -394,6 +401,12 @@ describe('sessions carry memory from segment to segment', () => {
     const second = (await session.run({ ids: segments[1]! })).get('logits')!;
     const fresh = (await Session.create(b.compiled.graph, b.params, { kind: 'cpu', precision: 'f64' }).run({ ids: segments[1]! })).get('logits')!;
     expect(relativeError(second.data, fresh.data)).toBeGreaterThan(1e-3);
+  });
+
+  test('the session owns the memory inputs: passing one is unknown_input', async () => {
+    const b = tiny(TXL);
+    const session = Session.create(b.compiled.graph, b.params, { kind: 'cpu' });
+    await expect(session.run({ ids: segments[0]!, 'mem.0': b.inputs['mem.0']! })).rejects.toSatisfy((e: unknown) => e instanceof PtmError && e.diagnostics[0]!.code === 'unknown_input');
   });
 
   test('WebGPU: the same three segments match the CPU reference', async () => {

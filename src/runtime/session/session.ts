@@ -1,6 +1,9 @@
 // Sessions (REFERENCE.md §7.6): run a model with segment memory (`memory` declarations) call after call,
 // feeding each call's `mem.<i>.next` outputs back as the next call's `mem.<i>` inputs, so a long input
 // can be fed segment by segment (Transformer-XL, Dai et al. 2019). Runs on the CPU reference or kernels.
+import { PtmError } from '../../diagnostics/diagnostic.js';
+import { diag } from '../../diagnostics/catalogue.js';
+import { noSpan } from '../../diagnostics/span.js';
 import type { Dim } from '../../ir/dim.js';
 import type { Graph } from '../../ir/types.js';
 import { NEXT_SUFFIX } from '../../ir/elaborate/memory.js';
@@ -58,7 +61,7 @@ export class Session {
   async run(inputs: Record<string, Tensor>): Promise<Map<string, Tensor>> {
     const feed: Record<string, Tensor> = { ...inputs };
     for (const m of this.memories) {
-      if (m.input in inputs) throw new Error(`Session.run: '${m.input}' is a memory the session carries; do not pass it`);
+      if (m.input in inputs) throw new PtmError({ ...diag.unknown_input(noSpan('<session>'), m.input), message: `'${m.input}' is a memory the session carries from call to call; pass the model's other inputs only` });
       feed[m.input] = this.state.get(m.input) ?? zeros(m, this.runner.graph, inputs, this.precision);
     }
     const outputs = await this.runner.run(feed);
@@ -83,5 +86,5 @@ function symbolSize(symbol: string, graph: Graph, inputs: Record<string, Tensor>
     const axis = i.value.type.shape.indexOf(symbol);
     if (t && axis >= 0 && t.shape[axis] !== undefined) return t.shape[axis]!;
   }
-  throw new Error(`Session.run: the size '${symbol}' of the memory '${memory}' is not the size of any input given`);
+  throw new PtmError({ ...diag.missing_input(noSpan('<session>'), memory), message: `the session cannot size the memory '${memory}': its axis '${symbol}' is the size of no input given` });
 }
