@@ -93,14 +93,22 @@ export function moeChoices(e: OpEmitter, [combine]: Value[], attrs: Attrs): Valu
   return picks.length === 1 ? picks[0]! : e.emit('concat', picks, { axis: -1 });
 }
 
-/** Gathers each row's expert weights ([..., k, din, dout]) and multiplies; rows without an expert are 0. */
+/**
+ * Every expert on every row, then each row's own: y_all [E, ..., R, dout] = x @ w, selected by a one-hot
+ * of the row's expert ([..., k, E], all 0 for -1, which gives 0). E times the arithmetic of the kernels,
+ * but memory E · rows · dout, where gathering each row's [din, dout] weights would need rows · din · dout.
+ */
 export function expertMatmul(e: OpEmitter, [x, w, experts, bias]: Value[]): Value {
-  const lead = experts!.type.shape; // [..., k]
-  const [, din, dout] = w!.type.shape as [Dim, Dim, Dim];
-  const safe = e.emit('max', [experts!, e.constant(0, 'i32')]);
-  const rows = e.emit('reshape', [x!], { shape: [...x!.type.shape.slice(0, -1), 1, din] }); // [..., R, 1, din]
-  let y = e.emit('reshape', [e.emit('matmul', [rows, e.emit('gather', [w!, safe], { axis: 0 })])], { shape: [...lead, dout] });
-  if (bias) y = e.emit('add', [y, e.emit('gather', [bias, safe], { axis: 0 })]);
-  const routed = e.emit('reshape', [e.emit('ge', [experts!, e.constant(0, 'i32')])], { shape: [...lead, 1] });
-  return e.emit('where', [routed, y, e.constant(0, y.type.dtype)]);
+  const dt = x!.type.dtype;
+  const lead = experts!.type.shape.slice(0, -1), k = experts!.type.shape[experts!.type.shape.length - 1]!;
+  const [count, din, dout] = w!.type.shape as [number, Dim, Dim];
+  const xShape = x!.type.shape; // [..., R, din]
+  const ones = xShape.slice(0, -1).map((): Dim => 1);
+  const all = e.emit('matmul', [e.emit('reshape', [x!], { shape: [1, ...xShape] }), e.emit('reshape', [w!], { shape: [count, ...ones.slice(1), din, dout] })]); // [E, ..., R, dout]
+  const rank = xShape.length + 1;
+  const perm = [...Array(rank - 2).keys()].map((i) => i + 1).concat([0, rank - 1]); // [..., R, E, dout]
+  const oneHot = e.emit('cast', [e.emit('eq', [e.emit('reshape', [experts!], { shape: [...lead, k, 1] }), e.emit('iota', [], { length: count, dtype: 'i32' })])], { to: dt }); // [..., k, E]
+  const picked = e.emit('matmul', [e.emit('reshape', [oneHot], { shape: [...lead, k, 1, count] }), e.emit('transpose', [all], { perm })]); // [..., k, 1, dout]
+  const y = e.emit('reshape', [picked], { shape: [...lead, k, dout] });
+  return bias ? e.emit('add', [y, e.emit('matmul', [oneHot, bias])]) : y;
 }

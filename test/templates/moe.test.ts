@@ -4,12 +4,14 @@
 // a symbolic token count, exact ties and arbitrary (negative) scores, which must choose exactly as the
 // reference does. Tolerances: routing decisions exact (a weight is either its gate or 0); gates and the
 // loss within 1e-6 (f32 division and sums of <= 80 terms in another order). moe_choices exactly;
-// expert_matmul within 1e-5 relative (f32 fma chains of <= 24 terms against float64 sums).
+// expert_matmul within 1e-5 relative (f32 fma chains of <= 24 terms against float64 sums); its
+// decomposition in float64 within 1e-12 (the same sums, another order, plus exact zeros).
 import { describe, expect, test } from 'vitest';
 import { expertMatmulKernel, moeAuxLossKernel, moeChoicesKernel, moeRouteKernel } from '../../src/codegen/templates/moe.js';
 import { renderWgsl } from '../../src/codegen/render/wgsl.js';
 import { dimMul } from '../../src/ir/dim.js';
 import { readGraph } from '../../src/ir/read.js';
+import { decomposeHighLevel } from '../../src/passes/decompose-high-level.js';
 import { RandomStream, runGraph, tensor } from '../../src/runtime/index.js';
 import { runInterpreted } from './helpers.js';
 
@@ -88,6 +90,10 @@ describe('moe_choices and expert_matmul on the interpreter match the CPU referen
       const [y] = runInterpreted(mm, { inputs: [x, w, idx, ...(bias ? [b] : [])], outputs: [tokens * topK * dout], symbols });
       const want = ref.get('y')!.data;
       for (let i = 0; i < want.length; i++) expect(Math.abs(y![i]! - want[i]!), `element ${i}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want[i]!)));
+      // the primitive decomposition (ONNX export) computes the same rows
+      const decomposed = runGraph(decomposeHighLevel.run(g, {}, {}), { inputs, params: new Map(), precision: 'f64', symbols }).outputs;
+      expect(Array.from(decomposed.get('idx')!.data)).toEqual(Array.from(ref.get('idx')!.data));
+      for (let i = 0; i < want.length; i++) expect(Math.abs(decomposed.get('y')!.data[i]! - want[i]!), `decomposed element ${i}`).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want[i]!)));
     });
   }
 });
