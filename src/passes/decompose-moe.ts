@@ -1,4 +1,4 @@
-// The primitive-op form of moe_route and moe_aux_loss (REFERENCE.md §8.8), used by
+// The primitive-op form of moe_route, moe_aux_loss, moe_choices and expert_matmul (REFERENCE.md §8.8), used by
 // decompose-high-level for ONNX export. Dense: one-hot choices [N, E] and an exclusive prefix count
 // over tokens as a strictly-lower-triangular [N, N] @ [N, E] product (quadratic in tokens; counts
 // are integers below 2^24, so exact in f32). Ties go to the lower expert index, as in every backend.
