@@ -145,7 +145,7 @@ export function attentionPosition(el: Elaborator, arg: BoundArg | undefined, hea
   const p = arg.value;
   const isT5Module = p.kind === 'module' && p.layer === 't5_bias';
   if (p.kind !== 'position' && !isT5Module) {
-    throw new PtmError(diag.kind_mismatch(arg.span, "a position encoding for 'position' of Attention (rotary(...) or t5_bias(...))", kindName(p)));
+    throw new PtmError(diag.kind_mismatch(arg.span, "a position encoding for 'position' of Attention (rotary(...), t5_bias(...) or xl_relative(...))", kindName(p)));
   }
   if (kv) {
     throw new PtmError(diag.conflicting_arguments(arg.span, 'position: relates the positions of queries and keys in one sequence, so it applies to self-attention only, not with kv:', [{ message: 'keys and values come from another sequence here', span: kv.span }]));
@@ -235,7 +235,7 @@ export const xl_relative: LayerFn = (el, args, hint) => {
     const settings: Record<string, number> = {};
     if (heads) settings.heads = heads.value;
     if (headDim) settings.head_dim = headDim.value;
-    return { kind: 'module', layer: 'xl_relative', name: '', params: {}, settings, span: args.span };
+    return { kind: 'module', layer: 'xl_relative', name: 'xl_relative(...)', params: {}, settings, span: args.span };
   }
   if (!heads) throw new PtmError(diag.missing_argument(args.span, 'xl_relative', 'heads'));
   if (!headDim) throw new PtmError(diag.missing_argument(args.span, 'xl_relative', 'head_dim'));
