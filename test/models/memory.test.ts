@@ -80,6 +80,11 @@ function ranks(seed: number): Tensor {
   return tensor('i32', [BATCH, SEQ], data);
 }
 
+/** Segment ids: row 0 all segment 0 but its last token (1), row 1 segments 0, 1, 1. */
+function segmentIds(): Tensor {
+  return tensor('i32', [BATCH, SEQ], Int32Array.from({ length: BATCH * SEQ }, (_, i) => (i % SEQ === SEQ - 1 || (i >= SEQ && i % SEQ >= 1) ? 1 : 0)));
+}
+
 function memories(seed: number, layers: number, mlen: number): Inputs {
   const shape = [BATCH, mlen, TINY.d!];
   return Object.fromEntries(Array.from({ length: layers }, (_, l) => [`mem.${l}`, tensor('f32', shape, Float32Array.from(new RandomStream(seed, `mem${l}`).normals(size(shape))))]));
@@ -130,7 +135,10 @@ function sinusoid(delta: number, d: number): Float64Array {
  * with i the query's position M + t in the concatenation; scores scaled by 1/sqrt(d_head).
  * Projections have no bias (the authors' code).
  */
-function relativeAttention(w: Weights, prefix: string, uv: string, x: Rows, mem: Rows, queries: Rows, heads: number, visible: (t: number, j: number) => boolean, terms: Terms = ALL): Rows {
+function relativeAttention(
+  w: Weights, prefix: string, uv: string, x: Rows, mem: Rows, queries: Rows, heads: number, visible: (t: number, j: number) => boolean, terms: Terms = ALL,
+  segment?: { prefix: string; same: (t: number, j: number) => boolean },
+): Rows {
   const cat = [...mem, ...x];
   const M = mem.length, d = x[0]!.length, dh = d / heads;
   const q = linear(w, `${prefix}.q`, queries, false), k = linear(w, `${prefix}.k`, cat, false), v = linear(w, `${prefix}.v`, cat, false);
@@ -150,6 +158,11 @@ function relativeAttention(w: Weights, prefix: string, uv: string, x: Rows, mem:
           if (terms.b) s += q[t]![at]! * r[at]!;
           if (terms.c) s += u[at]! * k[j]![at]!;
           if (terms.d) s += vb[at]! * r[at]!;
+          if (segment) {
+            // XLNet's (q_i + b)ᵀ s_ij, s_ij = seg.weight[0] for the same segment, seg.weight[1] otherwise.
+            const which = segment.same(t, j) ? 0 : 1;
+            s += (q[t]![at]! + weight(w, `${segment.prefix}.bias`).data[at]!) * weight(w, `${segment.prefix}.weight`).data[which * d + at]!;
+          }
         }
         scores.push(s / Math.sqrt(dh));
         keys.push(j);
@@ -189,7 +202,7 @@ function transformerXl(w: Weights, c: Config, tokens: number[], mems: Rows[], te
  * included), query g^(m)_z_t to h_z_{<t} (not itself), both over content keys/values and the memory
  * (visible to all), sharing every weight; g starts from the mask embedding w.
  */
-function xlnet(w: Weights, c: Config, tokens: number[], rank: number[], mems: Rows[]): { logits: Rows; hidden: Rows; next: Rows[] } {
+function xlnet(w: Weights, c: Config, tokens: number[], rank: number[], seg: number[], mems: Rows[]): { logits: Rows; hidden: Rows; next: Rows[] } {
   let h = embed(w, 'tok.weight', tokens);
   const maskEmb = Float64Array.from(weight(w, 'mask_emb').data);
   let g: Rows = tokens.map(() => Float64Array.from(maskEmb));
@@ -199,8 +212,10 @@ function xlnet(w: Weights, c: Config, tokens: number[], rank: number[], mems: Ro
     next.push(nextMemory(mems[l]!, h));
     const sees = (t: number, j: number): boolean => j < M || rank[j - M]! <= rank[t]!;
     const before = (t: number, j: number): boolean => j < M || rank[j - M]! < rank[t]!;
-    const ah = relativeAttention(w, `${p}.attn`, `${p}.attn.rel`, h, mems[l]!, h, c.heads!, sees);
-    const ag = relativeAttention(w, `${p}.attn`, `${p}.attn.rel`, h, mems[l]!, g, c.heads!, before);
+    // Relative segment encoding (§2.5): s_ij = seg_embed[same ? 0 : 1], memory rows in segment 0.
+    const segment = { prefix: `${p}.attn.seg`, same: (t: number, j: number): boolean => seg[t]! === (j < M ? 0 : seg[j - M]!) };
+    const ah = relativeAttention(w, `${p}.attn`, `${p}.attn.rel`, h, mems[l]!, h, c.heads!, sees, ALL, segment);
+    const ag = relativeAttention(w, `${p}.attn`, `${p}.attn.rel`, h, mems[l]!, g, c.heads!, before, ALL, segment);
     const ffn = (x: Rows): Rows => layerNorm(w, `${p}.ln_ffn`, add(x, linear(w, `${p}.down`, map(linear(w, `${p}.up`, x), gelu))), c.eps!);
     h = ffn(layerNorm(w, `${p}.ln_attn`, add(h, ah), c.eps!));
     g = ffn(layerNorm(w, `${p}.ln_attn`, add(g, ag), c.eps!));
@@ -229,7 +244,7 @@ function tiny(file: string, set: Config = TINY): Built {
     const compiled = compile(source(file), { file, set, maxBindingBytes: WEBGPU_BINDING });
     const config = configOf(compiled.config);
     const params = weights(compiled.graph, 11);
-    const inputs: Inputs = { ids: ids(3), ...memories(5, config.layers!, config.mlen!), ...(file === XLNET ? { rank: ranks(7) } : {}) };
+    const inputs: Inputs = { ids: ids(3), ...memories(5, config.layers!, config.mlen!), ...(file === XLNET ? { rank: ranks(7), seg: segmentIds() } : {}) };
     const f32 = runGraph(compiled.graph, { inputs, params, precision: 'f32' }).outputs;
     const f64 = runGraph(compiled.graph, { inputs, params, precision: 'f64' }).outputs;
     b = { compiled, config, params, inputs, f32, f64 };
@@ -247,7 +262,7 @@ function txlReference(b: Built, terms: Terms = ALL): Record<string, Float64Array
 }
 
 function xlnetReference(b: Built, inputs: Inputs = b.inputs): Record<string, Float64Array> {
-  const runs = Array.from({ length: BATCH }, (_, r) => xlnet(b.params, b.config, intRow(inputs.ids!, r), intRow(inputs.rank!, r), Array.from({ length: b.config.layers! }, (_, l) => rowsOf(inputs[`mem.${l}`]!, r))));
+  const runs = Array.from({ length: BATCH }, (_, r) => xlnet(b.params, b.config, intRow(inputs.ids!, r), intRow(inputs.rank!, r), intRow(inputs.seg!, r), Array.from({ length: b.config.layers! }, (_, l) => rowsOf(inputs[`mem.${l}`]!, r))));
   return {
     logits: flatten(runs.map((x) => x.logits)),
     hidden: flatten(runs.map((x) => x.hidden)),
@@ -321,13 +336,13 @@ describe('Transformer-XL: relative positions and memory against the paper', () =
 });
 
 describe('XLNet: two-stream attention against the paper', () => {
-  test('the published size: 116,690,688 parameters built (XLNet-base, as BERT-Base ~110M plus the relative-position weights)', () => {
+  test('the published size: 116,718,336 parameters built (XLNet-base, as BERT-Base ~110M plus the relative-position and segment weights)', () => {
     const { graph, config } = compileGraph(source(XLNET), { file: XLNET });
     const c = configOf(config);
     const count = graph.params.reduce((n, p) => n + size(p.value.type.shape as number[]), 0);
-    const layer = 5 * c.d! * c.d! + 2 * c.d! + 4 * c.d! + (c.d! * c.ff! + c.ff!) + (c.ff! * c.d! + c.d!); // q k v o r; u v; two LNs; FFN
+    const layer = 5 * c.d! * c.d! + 2 * c.d! + 3 * c.d! + 4 * c.d! + (c.d! * c.ff! + c.ff!) + (c.ff! * c.d! + c.d!); // q k v o r; u v; s± and b; two LNs; FFN
     expect(count).toBe(c.layers! * layer + c.vocab! * c.d! + c.d!);
-    expect(count).toBe(116_690_688);
+    expect(count).toBe(116_718_336);
   });
 
   test('both streams and the memory: the CPU reference in float64 equals the reference', () => {
@@ -501,6 +516,12 @@ describe('diagnostics', () => {
     const { graph } = compileGraph(example, { file: 'REFERENCE.md' });
     expect(graph.inputs.map((i) => i.name)).toEqual(['ids', 'rank', 'mem.0', 'mem.1']);
     expect(graph.outputs.map((o) => o.name).sort()).toEqual(['mem.0.next', 'mem.1.next', 'y']);
+  });
+  test('segments: without xl_relative, and of the wrong shape', () => {
+    const base = (arg: string, seg = 'i32[batch, seq]'): string => `model M {\n  config { d = 8  heads = 2 }\n  input x: f32[batch, seq, d]\n  input seg: ${seg}\n  output y = Attention(x, heads: heads, segments: seg${arg})\n}`;
+    expect(errorOf(base(''))).toMatchObject({ code: 'conflicting_arguments', line: 5 });
+    expect(errorOf(base(', position: xl_relative()', 'i32[batch, 4]'))).toMatchObject({ code: 'shape_mismatch', line: 5 });
+    expect(errorOf(base(', position: xl_relative()', 'f32[batch, seq]'))).toMatchObject({ code: 'kind_mismatch', line: 5 });
   });
   test('query_mask: without query:', () => {
     expect(errorOf(model('  a = Attention(x, heads: heads, memory: mem[0], query_mask: causal)\n  output y = Attention(a, heads: heads, memory: mem[1])'))).toMatchObject({ code: 'conflicting_arguments', line: 5 });

@@ -9,8 +9,8 @@ import type { Span } from '../../diagnostics/span.js';
 import type { Dim } from '../dim.js';
 import { dimAdd, shapeToString } from '../dim.js';
 import type { MaskExpr } from '../mask.js';
-import { maskBin, maskConst, maskOr, maskVar } from '../mask.js';
-import { DTYPES, isFloat } from '../types.js';
+import { maskBin, maskConst, maskOr, maskRead, maskVar } from '../mask.js';
+import { DTYPES, isFloat, isInt } from '../types.js';
 import type { Attrs, DType, Value } from '../types.js';
 import type { Args, BoundArg } from './args.js';
 import type { Elaborator } from './elaborate.js';
@@ -82,6 +82,8 @@ export function checkMemoriesUsed(el: Elaborator): void {
 export interface SegmentArgs {
   memory?: { value: Value; slot: MemorySlot; span: Span };
   query?: { x: Tensor; mask: MaskValue; span: Span };
+  /** XLNet's relative segment encoding: integer segment ids `[batch, seq]` (`segments:`). */
+  segments?: { ids: Tensor; span: Span };
 }
 
 /** Reads `memory:`, `query:` and `query_mask:` of Attention (§7.6); undefined when none is given. */
@@ -89,11 +91,12 @@ export function segmentArgs(el: Elaborator, args: Args, kv: BoundArg | undefined
   const memArg = args.get(undefined, 'memory');
   const queryArg = args.get(undefined, 'query');
   const queryMask = args.mask(undefined, 'query_mask');
+  const segArg = args.get(undefined, 'segments');
   if (queryMask && !queryArg) throw new PtmError(diag.conflicting_arguments(queryMask.span, 'query_mask: is the mask of the query stream, so it needs query:'));
-  if (!memArg && !queryArg) return undefined;
+  if (!memArg && !queryArg && !segArg) return undefined;
   if (kv) {
-    const what = memArg ? 'memory:' : 'query:';
-    throw new PtmError(diag.conflicting_arguments(kv.span, `${what} is self-attention over a segment (and its memory), so it cannot take keys and values from kv:`, [{ message: `${what} is given here`, span: (memArg ?? queryArg)!.span }]));
+    const what = memArg ? 'memory:' : queryArg ? 'query:' : 'segments:';
+    throw new PtmError(diag.conflicting_arguments(kv.span, `${what} is self-attention over a segment (and its memory), so it cannot take keys and values from kv:`, [{ message: `${what} is given here`, span: (memArg ?? queryArg ?? segArg)!.span }]));
   }
   const out: SegmentArgs = {};
   if (memArg) {
@@ -112,6 +115,13 @@ export function segmentArgs(el: Elaborator, args: Args, kv: BoundArg | undefined
     if (queryArg.value.kind !== 'tensor') throw new PtmError(diag.kind_mismatch(queryArg.span, "a tensor for 'query' of Attention (XLNet's query stream)", kindName(queryArg.value)));
     if (!queryMask) throw new PtmError(diag.missing_argument(queryArg.span, 'Attention with query:', 'query_mask'));
     out.query = { x: queryArg.value, mask: queryMask, span: queryArg.span };
+  }
+  if (segArg) {
+    const v = segArg.value;
+    if (v.kind !== 'tensor' || v.value.type.shape.length !== 2 || !isInt(v.value.type.dtype)) {
+      throw new PtmError(diag.kind_mismatch(segArg.span, "integer segment ids [batch, seq] for 'segments' of Attention (XLNet's relative segment encoding)", kindName(v)));
+    }
+    out.segments = { ids: v, span: segArg.span };
   }
   return out;
 }
@@ -149,6 +159,9 @@ export function segmentAttention(el: Elaborator, a: SegmentAttention): EValue {
   if (a.position && a.kvArg) {
     throw new PtmError(diag.conflicting_arguments(a.positionArg!.span, 'position: relates the positions of queries and keys in one sequence, so it applies to self-attention only, not with kv:', [{ message: 'keys and values come from another sequence here', span: a.kvArg.span }]));
   }
+  if (a.segment.segments && !a.position) {
+    throw new PtmError(diag.conflicting_arguments(a.segment.segments.span, "segments: is XLNet's relative segment encoding, a term of the relative scores, so it needs position: xl_relative(...)"));
+  }
   const memory = a.segment.memory;
   const mlen = memory?.slot.length ?? 0;
   if (memory) {
@@ -179,12 +192,18 @@ export function segmentAttention(el: Elaborator, a: SegmentAttention): EValue {
     const k = split(project(kvSource, 'k'), tk);
     const v = split(project(kvSource, 'v'), tk);
     let queries = streams.map((s) => split(project(s.x, 'q'), tq));
-    let rel: { bd: Tensor[]; bias: MaskExpr } | undefined;
+    let rel: { bd: Tensor[]; bias: MaskExpr; extra?: Tensor[] } | undefined;
     if (a.position) {
       // The BD operand follows q, k, v and the stream's mask tensors.
       const scores = xlRelativeScores(el, a.position, queries, { d, heads, headDim, tq, mlen, scale: a.scale, bias: a.bias }, 0, a.position.span);
-      queries = scores.queries;
-      rel = scores;
+      if (a.segment.segments) {
+        const seg = segmentEncoding(el, a.segment.segments, queries, scores, { batch, heads, headDim, tq, mlen, scale: a.scale }, a.segment.segments.span);
+        queries = scores.queries;
+        rel = seg;
+      } else {
+        queries = scores.queries;
+        rel = scores;
+      }
     }
     const outs = streams.map((s, i) => {
       const maskTensors = s.mask.tensors.map((value): Tensor => ({ kind: 'tensor', value, span: s.mask.span }));
@@ -193,7 +212,7 @@ export function segmentAttention(el: Elaborator, a: SegmentAttention): EValue {
       const attrs: Attrs = { scale: a.scale, mask: shiftReads(withMemory(bindKeyLength(s.mask.expr, tq), mlen), 3) };
       if (rel) {
         attrs.bias = shiftReads(rel.bias, operands.length);
-        operands.push(rel.bd[i]!);
+        operands.push(rel.bd[i]!, ...(rel.extra ?? []));
       }
       const o = el.emit('attention', operands, attrs, span); // [B, H, T, Dh]
       const merged = el.emit('reshape', [el.emit('transpose', [o], { perm: [0, 2, 1, 3] }, span)], { shape: [batch, tq, d] }, span);
@@ -240,4 +259,45 @@ function projector(el: Elaborator, d: number, bias: boolean, span: Span): (x: Te
     const y = el.emit('matmul', [x, p.w], {}, span);
     return p.b ? el.emit('add', [y, p.b], {}, span) : y;
   };
+}
+
+/**
+ * XLNet's relative segment encoding (Yang et al. 2019 §2.5): keys of the query's segment score
+ * (q_i + b)·s_+ , others (q_i + b)·s_−, with s = `seg.weight [2, heads, head_dim]` (row 0 same segment,
+ * row 1 different, as the authors' one_hot of `seg_i != seg_j`) and b = `seg.bias [heads, head_dim]`,
+ * per attention. Memory rows count as segment 0, as the authors' code pads them. The term joins the
+ * position table: BD'[b, h, i, p, s] = BD[b, h, i, p] + scale·EF[b, h, i, s], read at
+ * s = (seg[b, q] != seg of key k), the segment ids being the attention's last operand.
+ */
+function segmentEncoding(
+  el: Elaborator, segments: { ids: Tensor; span: Span }, qs: Tensor[], rel: { bd: Tensor[]; bias: MaskExpr },
+  shape: { batch: Dim; heads: number; headDim: number; tq: Dim; mlen: number; scale: number }, span: Span,
+): { bd: Tensor[]; bias: MaskExpr; extra: Tensor[] } {
+  const { batch, heads, headDim, tq, mlen } = shape;
+  const ids = segments.ids;
+  if (ids.value.type.shape[0] !== batch || ids.value.type.shape[1] !== tq) {
+    throw new PtmError(diag.shape_mismatch(segments.span, `segment ids must be [batch, seq] of the attention's input, [${batch}, ${tq}], got ${shapeToString(ids.value.type.shape)}`, [{ message: 'the segment ids', span: ids.span }]));
+  }
+  const { embed, bias } = el.within('seg', () => ({
+    embed: { kind: 'tensor' as const, value: el.param('weight', [2, heads, headDim], { kind: 'normal', std: 0.02 }, span), span },
+    bias: { kind: 'tensor' as const, value: el.param('bias', [heads, headDim], { kind: 'normal', std: 0.02 }, span), span },
+  }));
+  const embedHeads = el.emit('transpose', [embed], { perm: [1, 2, 0] }, span); // [H, Dh, 2]
+  const b = el.emit('reshape', [bias], { shape: [heads, 1, headDim] }, span);
+  const scale = el.constant(shape.scale, 'f32', span);
+  const bd = qs.map((q, i) => {
+    const ef = el.emit('mul', [el.emit('matmul', [el.emit('add', [q, b], {}, span), embedHeads], {}, span), scale], {}, span); // [B, H, T, 2]
+    const positions = rel.bd[i]!;
+    const count = positions.value.type.shape[3]!;
+    const column = el.emit('reshape', [positions], { shape: [batch, heads, tq, count, 1] }, span);
+    return el.emit('add', [column, el.emit('reshape', [ef], { shape: [batch, heads, tq, 1, 2] }, span)], {}, span); // [B, H, T, P, 2]
+  });
+  // rel.bias reads operand 0 (the table); the segment ids are operand 1, right after it.
+  const segOf = (index: MaskExpr): MaskExpr => maskRead(1, [maskVar('b'), index]);
+  const segmentKey = maskBin('-', maskVar('k'), maskConst(mlen));
+  const keySegment = mlen === 0 ? segOf(maskVar('k'))
+    : maskBin('*', segOf(maskBin('*', segmentKey, maskBin('>=', maskVar('k'), maskConst(mlen)))), maskBin('>=', maskVar('k'), maskConst(mlen)));
+  const different = maskBin('!=', segOf(maskVar('q')), keySegment);
+  if (rel.bias.kind !== 'read') throw new Error('internal: the relative bias is a table read');
+  return { bd, bias: { ...rel.bias, indices: [...rel.bias.indices, different] }, extra: [ids] };
 }
