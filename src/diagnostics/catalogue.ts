@@ -69,6 +69,8 @@ export const diag = {
     error('unsupported', span, `${what} is not supported yet`),
   conflicting_arguments: (span: Span, message: string, notes: DiagnosticNote[] = []) =>
     error('conflicting_arguments', span, message, notes),
+  memory_unused: (span: Span, name: string, use: string) =>
+    error('memory_unused', span, `the memory '${name}' is never given to an attention (${use}), so its next value is unknown`),
 
   // ---- config (src/ir/elaborate, evaluate-config) ---------------------------------------------
   config_cycle: (span: Span, cycle: string[]) =>

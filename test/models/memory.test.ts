@@ -490,7 +490,7 @@ describe('diagnostics', () => {
   const model = (body: string): string => `model M {\n  config { d = 8  heads = 2 }\n  input x: f32[batch, seq, d]\n  memory mem[2]: f32[batch, 4, d]\n${body}\n}`;
 
   test('a memory never given to an attention', () => {
-    expect(errorOf(model('  output y = x + Attention(x, heads: heads, memory: mem[0])'))).toMatchObject({ code: 'invalid_dimension', line: 4 });
+    expect(errorOf(model('  output y = x + Attention(x, heads: heads, memory: mem[0])'))).toMatchObject({ code: 'memory_unused', line: 4 });
   });
   test('one memory given to two attentions', () => {
     const e = errorOf(model('  a = Attention(x, heads: heads, memory: mem[0])\n  b = Attention(a, heads: heads, memory: mem[0])\n  c = Attention(b, heads: heads, memory: mem[1])\n  output y = c'));

@@ -73,7 +73,7 @@ export function declareMemory(
 export function checkMemoriesUsed(el: Elaborator): void {
   for (const slot of slotsOf(el).values()) {
     if (!slot.usedAt) {
-      throw new PtmError(diag.invalid_dimension(slot.declaredAt, `the memory '${slot.input}' is never given to an attention (Attention(x, memory: ${slot.input.replace(/\.(\d+)$/, '[$1]')}, ...)), so its next value is unknown`));
+      throw new PtmError(diag.memory_unused(slot.declaredAt, slot.input, `Attention(x, memory: ${slot.input.replace(/\.(\d+)$/, '[$1]')}, ...)`));
     }
   }
 }
