@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { MaskExpr } from '../../src/ir/index.js';
 import { evalMask, maskBin, maskConst, maskDim, maskRead, maskVar } from '../../src/ir/index.js';
 import type { TileRanges } from '../../src/codegen/templates/mask-tiles.js';
-import { classifyTile, numberDomain, t5BucketOf } from '../../src/codegen/templates/mask-tiles.js';
+import { classifyTile, keyIntervals, numberDomain, t5BucketOf } from '../../src/codegen/templates/mask-tiles.js';
 import { hfBucket } from './t5-reference.js';
 import { seeded } from './helpers.js';
 
@@ -104,5 +104,48 @@ describe('tile classification with t5_bucket', () => {
       }
     }
     expect(decided).toBeGreaterThan(1000);
+  });
+});
+
+describe('key intervals (the attention kernel walks only these key tiles)', () => {
+  /** Every key visible to some query of [q0, q1] lies in the union of the intervals (unbounded sides: all keys). */
+  function covers(mask: MaskExpr, q0: number, q1: number, tk: number, read: (operand: number, indices: number[]) => number = () => 0, dims: Record<string, number> = {}): { ok: boolean; walked: number } {
+    const env = { b: 0, h: 0, q: [q0, q1] as [number, number], k: [0, tk - 1] as [number, number], dim: (d: string | number) => (typeof d === 'number' ? d : dims[d]!),
+      reads: { exact: (operand: number, indices: number[]) => read(operand, indices), range: () => undefined, unknown: () => undefined } };
+    const intervals = keyIntervals(mask, numberDomain, env).map((x) => [Math.max(x.lo ?? 0, 0), Math.min(x.hi ?? tk - 1, tk - 1)] as const);
+    const inside = (k: number) => intervals.some(([lo, hi]) => k >= lo && k <= hi);
+    let ok = true;
+    for (let qi = q0; qi <= q1; qi++) {
+      for (let ki = 0; ki < tk; ki++) if (evalMask(mask, { b: 0, h: 0, q: qi, k: ki }, read, env.dim) !== 0 && !inside(ki)) ok = false;
+    }
+    const walked = new Set<number>();
+    intervals.forEach(([lo, hi]) => { for (let x = lo; x <= hi; x++) walked.add(x); });
+    return { ok, walked: walked.size };
+  }
+  const window = (w: number): MaskExpr => bin('&', bin('<=', bin('-', q, k), int(w)), bin('<=', bin('-', k, q), int(w)));
+
+  it('window(w) walks 2w + tile keys; | prefix global adds the prefix; & causal cuts the future', () => {
+    const n = (_o: number, _i: number[]) => 5;
+    expect(covers(window(8), 32, 47, 200)).toEqual({ ok: true, walked: 16 + 16 });
+    expect(covers(bin('|', window(8), bin('<', k, maskRead(3, [maskVar('b')]))), 64, 79, 200, n)).toEqual({ ok: true, walked: 32 + 5 });
+    expect(covers(bin('&', window(8), bin('<=', k, q)), 32, 47, 200)).toEqual({ ok: true, walked: 8 + 16 });
+    expect(covers(bin('<=', k, bin('+', q, maskDim('past'))), 0, 15, 100, n, { past: 30 })).toEqual({ ok: true, walked: 46 });
+  });
+
+  it('is never wrong on random &, | of linear comparisons, reads and % (brute force over every query tile)', () => {
+    const rand = seeded(5);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const read = (_o: number, [i]: number[]) => ((i ?? 0) * 7) % 11;
+    const leaf = (): MaskExpr => pick([
+      () => bin(pick(['<', '<=', '>', '>=', '==']), bin('+', bin('*', int(pick([1, -1, 2])), k), bin('*', int(pick([1, -1, 0])), q)), int(Math.floor(rand() * 40) - 20)),
+      () => bin('<', k, maskRead(3, [maskVar('b')])),
+      () => bin('==', bin('%', k, int(3)), int(0)),
+      () => maskRead(3, [k]),
+    ])();
+    const tree = (depth: number): MaskExpr => (depth === 0 || rand() < 0.3 ? leaf() : bin(pick(['&', '|'] as const), tree(depth - 1), tree(depth - 1)));
+    for (let n = 0; n < 400; n++) {
+      const mask = tree(3), q0 = Math.floor(rand() * 50);
+      expect(covers(mask, q0, q0 + 7, 64, read).ok, JSON.stringify(mask)).toBe(true);
+    }
   });
 });
