@@ -3,7 +3,7 @@
 // tile classification against brute force (and no partial tile for random_blocks on aligned tiles);
 // the three models at their published sizes (closed forms), and tiny: the CPU reference in float64
 // against a float64 reference from the papers, WebGPU and onnxruntime against the CPU reference in
-// f32, WGSL rendered and CUDA compiled by nvcc.
+// f32, WGSL rendered and CUDA compiled by nvcc; random_blocks' diagnostics.
 // Tolerances (as family.test.ts, where they are measured and explained):
 // - float64 vs float64: relative error norm <= 1e-9 (only summation order differs; a wrong mask
 //   moves outputs by 1e-2 or more);
@@ -24,6 +24,7 @@ import { classifyTile } from '../../src/codegen/templates/mask-tiles.js';
 import type { TileRanges } from '../../src/codegen/templates/mask-tiles.js';
 import type { MaskExpr } from '../../src/ir/index.js';
 import { evalMask } from '../../src/ir/index.js';
+import { PtmError } from '../../src/diagnostics/diagnostic.js';
 import type { Graph } from '../../src/ir/types.js';
 import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
@@ -178,6 +179,31 @@ describe('visibility of each pattern against the papers', () => {
     const picked = new Set(a.flat());
     expect(picked.size).toBeGreaterThan(75);
     expect(a.filter((x, qb) => x.includes(qb)).length).toBeLessThan(10);
+  });
+});
+
+describe('random_blocks diagnostics', () => {
+  const spec = (args: string) => `model R {\n  input x: f32[batch, seq, 16]\n  output y = Attention(x, heads: 2, mask: random_blocks(${args}))\n}\n`;
+  test.each([
+    ['0, 64, 1', 'random_blocks(r, block, seed) needs a positive integer, got 0', '0'],
+    ['2, 0, 1', 'random_blocks(r, block, seed) needs a positive integer, got 0', '0'],
+    ['2, 64, -1', 'random_blocks(r, block, seed) needs a non-negative integer, got -1', '-1'],
+    ['2, 64', 'missing', ''],
+  ])('random_blocks(%s) is an error at the argument', (args, message, at) => {
+    let error: unknown;
+    try {
+      compileGraph(spec(args), { file: 'r.ptm' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PtmError);
+    const d = (error as PtmError).diagnostics[0]!;
+    if (message === 'missing') expect(d.code).toBe('missing_argument');
+    else {
+      expect(d.code).toBe('invalid_mask');
+      expect(d.message).toBe(message);
+      expect(spec(args).slice(d.span.offset, d.span.end)).toBe(at);
+    }
   });
 });
 

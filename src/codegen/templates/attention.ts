@@ -3,7 +3,7 @@
 // predicate is inlined; each key tile is first classified masked / visible / partial (mask-tiles.ts)
 // from values every thread computes alike (launch parameters, ids of the workgroup, read-only loads),
 // so the class is uniform and a masked tile skips its barriers too. The key loop runs only over the
-// keys the mask's linear comparisons allow (keyInterval: window(w) walks O(w) keys per query tile).
+// keys the mask's linear comparisons allow (keyIntervals: window(w) walks O(w) keys per query tile).
 // An optional score bias (T5's relative positions) is inlined too and added to visible keys' scores.
 import type { Span } from '../../diagnostics/span.js';
 import { noSpan } from '../../diagnostics/span.js';
