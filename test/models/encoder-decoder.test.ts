@@ -17,11 +17,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import * as ort from 'onnxruntime-node';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
 import { LIBRARY_NAME } from '../../src/codegen/cuda/emit.js';
-import { exportOnnx } from '../../src/codegen/onnx/index.js';
 import { renderWgsl } from '../../src/codegen/render/wgsl.js';
 import type { Graph } from '../../src/ir/types.js';
 import { initParams, randomInputs, runGraph, tensor } from '../../src/runtime/index.js';
@@ -31,6 +29,7 @@ import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
 import { make, writeEmitted } from '../cuda/programs.js';
 import type { Mat, PostLnModel, PostLnSentence, T5Model } from './encoder-decoder-reference.js';
 import { postLnEncoderDecoder, t5, t5Bucket } from './encoder-decoder-reference.js';
+import { relativeError, runOnnx } from './harness.js';
 
 type Name = 'bart' | 'mass' | 't5';
 const NAMES: Name[] = ['bart', 'mass', 't5'];
@@ -175,24 +174,6 @@ function tiny(name: Name): Compiled {
 let device: Promise<WebGpuDevice> | undefined;
 const webgpu = () => (device ??= WebGpuDevice.create());
 
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let err = 0, norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    err += (a[i]! - b[i]!) ** 2;
-    norm += b[i]! ** 2;
-  }
-  return Math.sqrt(err / norm);
-}
-
-function toOrt(t: Tensor): ort.Tensor {
-  switch (t.dtype) {
-    case 'i32': return new ort.Tensor('int32', Int32Array.from(t.data), t.shape);
-    case 'bool': return new ort.Tensor('bool', Uint8Array.from(t.data), t.shape);
-    default: return new ort.Tensor('float32', Float32Array.from(t.data), t.shape);
-  }
-}
-
 const cudaDir = mkdtempSync(join(tmpdir(), 'ptm-encoder-decoder-'));
 afterAll(() => rmSync(cudaDir, { recursive: true, force: true }));
 const nvcc: Partial<Record<Name, Promise<string>>> = {};
@@ -226,8 +207,7 @@ describe('tiny models (layers 2, d 64) on every backend, batch 2, 7 source and 5
 
       test('onnxruntime-node agrees on the exported ONNX (relative error norm <= 1e-4)', async () => {
         const { c, params, inputs, reference } = run();
-        const session = await ort.InferenceSession.create(exportOnnx(c.graph, params).model);
-        const theirs = (await session.run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, toOrt(v)])))).logits!.data as Float32Array;
+        const theirs = (await runOnnx(c.graph, params, inputs)).logits!;
         expect(Math.max(...theirs.map(Math.abs))).toBeGreaterThan(1e-2); // not trivially zero
         expect(relativeError(theirs, reference.data)).toBeLessThanOrEqual(1e-4);
       });

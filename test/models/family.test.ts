@@ -17,19 +17,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import * as ort from 'onnxruntime-node';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
-import { emitCuda, LIBRARY_NAME } from '../../src/codegen/cuda/emit.js';
-import type { Program } from '../../src/codegen/lower/program.js';
-import { exportOnnx } from '../../src/codegen/onnx/index.js';
-import { renderWgsl } from '../../src/codegen/render/wgsl.js';
+import { emitCuda } from '../../src/codegen/cuda/emit.js';
 import type { Graph } from '../../src/ir/types.js';
 import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
-import { ProgramSession } from '../../src/runtime/program/session.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import { make, writeEmitted } from '../cuda/programs.js';
+import type { NvccBuild } from './harness.js';
+import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, startNvccBuild } from './harness.js';
 import type { Rows, Weights } from './family-reference.js';
 import { add, embed, gelu, layerNorm, linear, map, postLnLayer, preLnLayer, tiedLogits } from './family-reference.js';
 
@@ -355,16 +351,6 @@ function flatten(rows: Rows[]): Float64Array {
   return Float64Array.from(rows.flatMap((seq) => seq.flatMap((r) => Array.from(r))));
 }
 
-function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let err = 0, norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err += (ours[i]! - ref[i]!) ** 2;
-    norm += ref[i]! ** 2;
-  }
-  return Math.sqrt(err / norm);
-}
-
 /** Worst relative error norm over the outputs of `ours` against the reference's, which must name the same outputs. */
 function worstAgainst(ours: ReadonlyMap<string, Tensor>, ref: Outputs): number {
   expect([...ours.keys()].sort()).toEqual(Object.keys(ref).sort());
@@ -372,9 +358,7 @@ function worstAgainst(ours: ReadonlyMap<string, Tensor>, ref: Outputs): number {
 }
 
 /** Measured errors, printed once at the end (the tolerances above are stated against these). */
-const measured: string[] = [];
-const note = (what: string, value: number): void => void measured.push(`${what}: ${value.toExponential(2)}`);
-afterAll(() => console.info(`family errors\n  ${measured.join('\n  ')}`));
+const note = errorLog('family errors');
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -426,89 +410,42 @@ describe('tiny models: the CPU reference in float64 against a float64 reference 
   }
 });
 
-/**
- * The kernels of several programs as one program for nvcc: their launches in order, no buffers. Its
- * kernels.cu holds each distinct kernel once; the manifest is not meant to run (nvcc takes ~10 s per
- * file on this machine, so one translation unit instead of five keeps the test fast).
- */
-function kernelsOf(programs: Program[]): Program {
-  return { ...programs[0]!, name: 'family_kernels', buffers: [], outputs: [], launches: programs.flatMap((p) => p.launches) };
-}
-
 describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   let device: WebGpuDevice;
   const dir = mkdtempSync(join(tmpdir(), 'ptm-family-'));
-  let build: Promise<{ output: string; fingerprints: Set<string> }>;
+  let build: Promise<NvccBuild>;
   beforeAll(async () => {
-    // Start nvcc now; the CUDA tests await it.
-    build = (async () => {
-      // A model that does not compile fails its own tests; the others still get their nvcc check.
-      const compiles = (name: string): boolean => {
-        try {
-          return tiny(name) !== undefined;
-        } catch {
-          return false;
-        }
-      };
-      const emitted = writeEmitted(dir, kernelsOf(NAMES.filter(compiles).map((name) => tiny(name).compiled.program)));
-      return { output: await make(dir), fingerprints: new Set(emitted.manifest.kernels.map((k) => k.fingerprint)) };
-    })();
-    build.catch(() => {}); // reported by the tests that await it
+    // Start nvcc now (one translation unit for the five models; nvcc takes ~10 s per file on this
+    // machine); the CUDA tests await it.
+    // A model that does not compile fails its own tests; the others still get their nvcc check.
+    const compiles = (name: string): boolean => {
+      try {
+        return tiny(name) !== undefined;
+      } catch {
+        return false;
+      }
+    };
+    build = startNvccBuild(dir, 'family_kernels', () => NAMES.filter(compiles).map((name) => tiny(name).compiled.program));
     device = await WebGpuDevice.create();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const name of NAMES) {
     test(`${name}: WebGPU matches the CPU reference`, async () => {
-      const b = tiny(name);
-      const outputs = await ProgramSession.create(b.compiled.program, b.params, device).run(b.inputs);
-      for (const [out, ref] of b.f32) {
-        expect(outputs.get(out)!.shape, out).toEqual(ref.shape);
-        const err = relativeError(outputs.get(out)!.data, ref.data);
-        note(`${name}.${out} WebGPU vs CPU (rel. norm)`, err);
-        expect(err, out).toBeLessThanOrEqual(1e-4);
-      }
+      await expectWebGpuMatchesCpu(tiny(name), device, 1e-4, note, (out) => `${name}.${out} WebGPU vs CPU (rel. norm)`, true);
     });
 
     test(`${name}: onnxruntime agrees on the exported ONNX`, async () => {
-      const b = tiny(name);
-      const session = await ort.InferenceSession.create(exportOnnx(b.compiled.graph, b.params).model);
-      const feeds = Object.fromEntries(Object.entries(b.inputs).map(([k, v]) => [k, toOrt(v)]));
-      const theirs = await session.run(feeds);
-      for (const [out, ref] of b.f32) {
-        const got = theirs[out]!.data as Float32Array;
-        expect(got.length, out).toBe(ref.data.length);
-        let maxAbs = 0, scale = 0;
-        for (let i = 0; i < got.length; i++) {
-          maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref.data[i]!));
-          scale = Math.max(scale, Math.abs(ref.data[i]!));
-        }
-        note(`${name}.${out} onnxruntime vs CPU (max abs, outputs up to ${scale.toFixed(1)})`, maxAbs);
-        expect(scale, out).toBeGreaterThan(0.1); // not trivially zero
-        expect(maxAbs, out).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
-      }
+      await expectOnnxMaxAbsAgreement(tiny(name), 1e-4, note, (out, scale) => `${name}.${out} onnxruntime vs CPU (max abs, outputs up to ${scale.toFixed(1)})`);
     });
 
     test(`${name}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
       const { program } = tiny(name).compiled;
-      for (const launch of program.launches) expect(renderWgsl(launch.instance.kernel)).toMatch(/@compute/);
-      const own = emitCuda(program).manifest;
-      expect(own.launches.length).toBe(program.launches.length);
-      const { output, fingerprints } = await build;
-      expect(output.trim(), 'nvcc printed something').toBe('');
-      expect(readFileSync(join(dir, LIBRARY_NAME)).subarray(1, 4).toString()).toBe('ELF');
-      for (const k of own.kernels) expect(fingerprints.has(k.fingerprint), `${k.symbol} is in the nvcc build`).toBe(true);
+      expect(emitCuda(program).manifest.launches.length).toBe(program.launches.length);
+      await expectWgslAndNvcc(program, dir, build);
     }, 300_000);
   }
 });
-
-function toOrt(t: Tensor): ort.Tensor {
-  switch (t.dtype) {
-    case 'i32': return new ort.Tensor('int32', Int32Array.from(t.data), t.shape);
-    case 'bool': return new ort.Tensor('bool', Uint8Array.from(t.data), t.shape);
-    default: return new ort.Tensor('float32', Float32Array.from(t.data), t.shape);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // What makes each model itself

@@ -14,22 +14,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import * as ort from 'onnxruntime-node';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
-import { emitCuda, LIBRARY_NAME } from '../../src/codegen/cuda/emit.js';
-import type { Program } from '../../src/codegen/lower/program.js';
-import { exportOnnx } from '../../src/codegen/onnx/index.js';
-import { renderWgsl } from '../../src/codegen/render/wgsl.js';
 import { PtmError } from '../../src/diagnostics/diagnostic.js';
 import type { Graph } from '../../src/ir/types.js';
 import { decodeStep } from '../../src/passes/derive-decode-step.js';
 import { initParam, initParams, loadParams, RandomStream, runGraph, size, tensor, writeSafetensors } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
-import { ProgramSession } from '../../src/runtime/program/session.js';
 import { main } from '../../src/cli/main.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import { make, writeEmitted } from '../cuda/programs.js';
+import type { NvccBuild } from './harness.js';
+import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, startNvccBuild } from './harness.js';
 
 type Rows = Float64Array[];
 type Weights = Map<string, Tensor>;
@@ -113,21 +108,9 @@ function attentionReference(w: Weights, prefix: string, x: Rows, heads: number, 
 
 const eluPlusOne = (x: Float64Array): Float64Array => x.map((v) => (v > 0 ? v + 1 : Math.exp(v)));
 
-function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let err = 0, norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err += (ours[i]! - ref[i]!) ** 2;
-    norm += ref[i]! ** 2;
-  }
-  return Math.sqrt(err / norm);
-}
-
 const flat = (batches: Rows[]): Float64Array => Float64Array.from(batches.flatMap((rows) => rows.flatMap((r) => Array.from(r))));
 
-const measured: string[] = [];
-const note = (what: string, value: number): void => void measured.push(`${what}: ${value.toExponential(2)}`);
-afterAll(() => console.info(`linear attention errors\n  ${measured.join('\n  ')}`));
+const note = errorLog('linear attention errors');
 
 /** One attention layer over x: [batch, seq, d]. */
 const oneLayer = (args: string, seqDim = 'seq', config = 'd = 16  heads = 2  n = 12  k = 5'): string =>
@@ -400,20 +383,12 @@ function tiny(name: string): Built {
   return b;
 }
 
-function kernelsOf(programs: Program[]): Program {
-  return { ...programs[0]!, name: 'linear_attention_kernels', buffers: [], outputs: [], launches: programs.flatMap((p) => p.launches) };
-}
-
 describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   let device: WebGpuDevice;
   const dir = mkdtempSync(join(tmpdir(), 'ptm-linear-'));
-  let build: Promise<{ output: string; fingerprints: Set<string> }>;
+  let build: Promise<NvccBuild>;
   beforeAll(async () => {
-    build = (async () => {
-      const emitted = writeEmitted(dir, kernelsOf(NAMES.map((name) => tiny(name).compiled.program)));
-      return { output: await make(dir), fingerprints: new Set(emitted.manifest.kernels.map((k) => k.fingerprint)) };
-    })();
-    build.catch(() => {});
+    build = startNvccBuild(dir, 'linear_attention_kernels', () => NAMES.map((name) => tiny(name).compiled.program));
     device = await WebGpuDevice.create();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -427,41 +402,15 @@ describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
     });
 
     test(`${name}: WebGPU matches the CPU reference`, async () => {
-      const b = tiny(name);
-      const outputs = await ProgramSession.create(b.compiled.program, b.params, device).run(b.inputs);
-      for (const [out, ref] of b.f32) {
-        const err = relativeError(outputs.get(out)!.data, ref.data);
-        note(`${name}.${out} WebGPU vs CPU`, err);
-        expect(err, out).toBeLessThanOrEqual(1e-4);
-      }
+      await expectWebGpuMatchesCpu(tiny(name), device, 1e-4, note, (out) => `${name}.${out} WebGPU vs CPU`);
     });
 
     test(`${name}: onnxruntime agrees on the exported ONNX`, async () => {
-      const b = tiny(name);
-      const session = await ort.InferenceSession.create(exportOnnx(b.compiled.graph, b.params).model);
-      const theirs = await session.run({ ids: new ort.Tensor('int32', Int32Array.from(b.inputs.ids!.data), b.inputs.ids!.shape) });
-      for (const [out, ref] of b.f32) {
-        const got = theirs[out]!.data as Float32Array;
-        let maxAbs = 0, scale = 0;
-        for (let i = 0; i < got.length; i++) {
-          maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref.data[i]!));
-          scale = Math.max(scale, Math.abs(ref.data[i]!));
-        }
-        note(`${name}.${out} onnxruntime vs CPU (max abs)`, maxAbs);
-        expect(got.length).toBe(ref.data.length);
-        expect(scale).toBeGreaterThan(0.1);
-        expect(maxAbs, out).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
-      }
+      await expectOnnxMaxAbsAgreement(tiny(name), 1e-4, note, (out) => `${name}.${out} onnxruntime vs CPU (max abs)`);
     });
 
     test(`${name}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
-      const { program } = tiny(name).compiled;
-      for (const launch of program.launches) expect(renderWgsl(launch.instance.kernel)).toMatch(/@compute/);
-      const own = emitCuda(program).manifest;
-      const { output, fingerprints } = await build;
-      expect(output.trim(), 'nvcc printed something').toBe('');
-      expect(readFileSync(join(dir, LIBRARY_NAME)).subarray(1, 4).toString()).toBe('ELF');
-      for (const k of own.kernels) expect(fingerprints.has(k.fingerprint), `${k.symbol} is in the nvcc build`).toBe(true);
+      await expectWgslAndNvcc(tiny(name).compiled.program, dir, build);
     }, 300_000);
   }
 });

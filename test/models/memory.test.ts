@@ -12,22 +12,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import * as ort from 'onnxruntime-node';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
-import { emitCuda, LIBRARY_NAME } from '../../src/codegen/cuda/emit.js';
-import { exportOnnx } from '../../src/codegen/onnx/index.js';
-import { renderWgsl } from '../../src/codegen/render/wgsl.js';
 import type { Graph } from '../../src/ir/types.js';
 import { PtmError } from '../../src/diagnostics/diagnostic.js';
 import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
-import { ProgramSession } from '../../src/runtime/program/session.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
 import { Session } from '../../src/runtime/session/index.js';
 import { main } from '../../src/cli/main.js';
 import { initParams, randomInputs, summarize } from '../../src/runtime/index.js';
-import { make, writeEmitted } from '../cuda/programs.js';
+import type { NvccBuild } from './harness.js';
+import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, startNvccBuild } from './harness.js';
 import type { Rows, Weights } from './family-reference.js';
 import { add, embed, gelu, layerNorm, linear, map, tiedLogits, weight } from './family-reference.js';
 
@@ -41,9 +37,7 @@ const TINY: Config = { vocab: 29, d: 16, heads: 2, ff: 32, layers: 2, mlen: 5 };
 const BATCH = 2;
 const SEQ = 3;
 
-const measured: string[] = [];
-const note = (what: string, value: number): void => void measured.push(`${what}: ${value.toExponential(2)}`);
-afterAll(() => console.info(`memory errors\n  ${measured.join('\n  ')}`));
+const note = errorLog('memory errors');
 
 // ---------------------------------------------------------------------------------------------------
 // Weights and inputs
@@ -97,16 +91,6 @@ function rowsOf(t: Tensor, b: number): Rows {
 }
 
 const intRow = (t: Tensor, b: number): number[] => Array.from(t.data.subarray(b * t.shape[1]!, (b + 1) * t.shape[1]!));
-
-function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let err = 0, norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err += (ours[i]! - ref[i]!) ** 2;
-    norm += ref[i]! ** 2;
-  }
-  return Math.sqrt(err / norm);
-}
 
 const flatten = (perBatch: Rows[]): Float64Array => Float64Array.from(perBatch.flatMap((rows) => rows.flatMap((r) => Array.from(r))));
 
@@ -532,57 +516,24 @@ describe('the tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   const FILES = [TXL, XLNET];
   let device: WebGpuDevice;
   const dir = mkdtempSync(join(tmpdir(), 'ptm-memory-'));
-  let build: Promise<{ output: string; fingerprints: Set<string> }>;
+  let build: Promise<NvccBuild>;
   beforeAll(async () => {
-    build = (async () => {
-      const programs = FILES.map((f) => tiny(f).compiled.program);
-      const emitted = writeEmitted(dir, { ...programs[0]!, name: 'memory_kernels', buffers: [], outputs: [], launches: programs.flatMap((p) => p.launches) });
-      return { output: await make(dir), fingerprints: new Set(emitted.manifest.kernels.map((k) => k.fingerprint)) };
-    })();
-    build.catch(() => {});
+    build = startNvccBuild(dir, 'memory_kernels', () => FILES.map((f) => tiny(f).compiled.program));
     device = await WebGpuDevice.create();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const file of FILES) {
     test(`${file}: WebGPU matches the CPU reference`, async () => {
-      const b = tiny(file);
-      const outputs = await ProgramSession.create(b.compiled.program, b.params, device).run(b.inputs);
-      for (const [out, ref] of b.f32) {
-        expect(outputs.get(out)!.shape, out).toEqual(ref.shape);
-        const err = relativeError(outputs.get(out)!.data, ref.data);
-        note(`${file} ${out} WebGPU vs CPU`, err);
-        expect(err, out).toBeLessThanOrEqual(1e-4);
-      }
+      await expectWebGpuMatchesCpu(tiny(file), device, 1e-4, note, (out) => `${file} ${out} WebGPU vs CPU`, true);
     });
 
     test(`${file}: onnxruntime agrees on the exported ONNX`, async () => {
-      const b = tiny(file);
-      const session = await ort.InferenceSession.create(exportOnnx(b.compiled.graph, b.params).model);
-      const feeds = Object.fromEntries(Object.entries(b.inputs).map(([k, v]) => [k, v.dtype === 'i32' ? new ort.Tensor('int32', Int32Array.from(v.data), v.shape) : new ort.Tensor('float32', Float32Array.from(v.data), v.shape)]));
-      const theirs = await session.run(feeds);
-      for (const [out, ref] of b.f32) {
-        const got = theirs[out]!.data as Float32Array;
-        expect(got.length, out).toBe(ref.data.length);
-        let maxAbs = 0, scale = 0;
-        for (let i = 0; i < got.length; i++) {
-          maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref.data[i]!));
-          scale = Math.max(scale, Math.abs(ref.data[i]!));
-        }
-        note(`${file} ${out} onnxruntime vs CPU (max abs, outputs up to ${scale.toFixed(1)})`, maxAbs);
-        expect(scale, out).toBeGreaterThan(0.1);
-        expect(maxAbs, out).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
-      }
+      await expectOnnxMaxAbsAgreement(tiny(file), 1e-4, note, (out, scale) => `${file} ${out} onnxruntime vs CPU (max abs, outputs up to ${scale.toFixed(1)})`);
     });
 
     test(`${file}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
-      const { program } = tiny(file).compiled;
-      for (const launch of program.launches) expect(renderWgsl(launch.instance.kernel)).toMatch(/@compute/);
-      const own = emitCuda(program).manifest;
-      const { output, fingerprints } = await build;
-      expect(output.trim(), 'nvcc printed something').toBe('');
-      expect(readFileSync(join(dir, LIBRARY_NAME)).subarray(1, 4).toString()).toBe('ELF');
-      for (const k of own.kernels) expect(fingerprints.has(k.fingerprint), `${k.symbol} is in the nvcc build`).toBe(true);
+      await expectWgslAndNvcc(tiny(file).compiled.program, dir, build);
     }, 300_000);
   }
 });

@@ -19,14 +19,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import * as ort from 'onnxruntime-node';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
-import { emitCuda, LIBRARY_NAME } from '../../src/codegen/cuda/emit.js';
 import { lowerGraph } from '../../src/codegen/lower/lower.js';
-import type { Program } from '../../src/codegen/lower/program.js';
-import { exportOnnx } from '../../src/codegen/onnx/index.js';
-import { renderWgsl } from '../../src/codegen/render/wgsl.js';
 import { readGraph } from '../../src/ir/read.js';
 import type { Graph } from '../../src/ir/types.js';
 import { PtmError } from '../../src/diagnostics/diagnostic.js';
@@ -37,7 +32,8 @@ import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js
 import type { Tensor } from '../../src/runtime/index.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import { make, writeEmitted } from '../cuda/programs.js';
+import type { NvccBuild } from './harness.js';
+import { errorLog, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, runOnnx, startNvccBuild } from './harness.js';
 import { gelu } from './family-reference.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -115,33 +111,7 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let err = 0, norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err += (ours[i]! - ref[i]!) ** 2;
-    norm += ref[i]! ** 2;
-  }
-  return Math.sqrt(err / norm);
-}
-
-function toOrt(t: Tensor): ort.Tensor {
-  switch (t.dtype) {
-    case 'i32': return new ort.Tensor('int32', Int32Array.from(t.data), t.shape);
-    case 'bool': return new ort.Tensor('bool', Uint8Array.from(t.data), t.shape);
-    default: return new ort.Tensor('float32', Float32Array.from(t.data), t.shape);
-  }
-}
-
-async function runOrt(graph: Graph, params: Map<string, Tensor>, inputs: Record<string, Tensor>): Promise<Record<string, Float32Array>> {
-  const session = await ort.InferenceSession.create(exportOnnx(graph, params).model);
-  const out = await session.run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, toOrt(v)])));
-  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
-}
-
-const measured: string[] = [];
-const note = (what: string, value: number): void => void measured.push(`${what}: ${value.toExponential(2)}`);
-afterAll(() => console.info(`moe errors\n  ${measured.join('\n  ')}`));
+const note = errorLog('moe errors');
 
 let device: WebGpuDevice;
 beforeAll(async () => {
@@ -219,7 +189,7 @@ describe('moe_route and moe_aux_loss against the papers', () => {
       expect(decomposed.ops.some((o) => o.op.startsWith('moe_'))).toBe(false);
       const dec = runGraph(decomposed, { inputs, params, precision: 'f32' }).outputs;
       check('decomposition on the cpu', dec.get('w')!.data, dec.get('aux')!.data[0]!);
-      const onnx = await runOrt(graph, params, inputs);
+      const onnx = await runOnnx(graph, params, inputs);
       check('onnxruntime', onnx.w!, onnx.aux![0]!);
       const program = lowerGraph(runPipeline(graph, FUSION_PIPELINE, { verify: true }));
       expect(program.launches.map((l) => l.instance.kernel.name)).toEqual([`moe_route_top${c.topK}_e${experts}`, `moe_aux_loss_e${experts}`]);
@@ -417,15 +387,9 @@ function tiny(name: string): Built {
 
 describe('switch.ptm and gshard.ptm', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ptm-moe-'));
-  let build: Promise<{ output: string; fingerprints: Set<string> }>;
+  let build: Promise<NvccBuild>;
   beforeAll(() => {
-    build = (async () => {
-      const programs: Program[] = Object.keys(MEMBERS).map((name) => tiny(name).compiled.program);
-      const merged = { ...programs[0]!, name: 'moe_kernels', buffers: [], outputs: [], launches: programs.flatMap((p) => p.launches) };
-      const emitted = writeEmitted(dir, merged);
-      return { output: await make(dir), fingerprints: new Set(emitted.manifest.kernels.map((k) => k.fingerprint)) };
-    })();
-    build.catch(() => {});
+    build = startNvccBuild(dir, 'moe_kernels', () => Object.keys(MEMBERS).map((name) => tiny(name).compiled.program));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -459,18 +423,12 @@ describe('switch.ptm and gshard.ptm', () => {
     });
 
     test(`${name}: tiny on WebGPU matches the CPU reference`, async () => {
-      const b = tiny(name);
-      const outputs = await ProgramSession.create(b.compiled.program, b.params, device).run(b.inputs);
-      for (const [out, ref] of b.f32) {
-        const err = relativeError(outputs.get(out)!.data, ref.data);
-        note(`${name}.${out} WebGPU vs CPU`, err);
-        expect(err, out).toBeLessThanOrEqual(1e-4);
-      }
+      await expectWebGpuMatchesCpu(tiny(name), device, 1e-4, note, (out) => `${name}.${out} WebGPU vs CPU`);
     });
 
     test(`${name}: onnxruntime agrees on the exported ONNX`, async () => {
       const b = tiny(name);
-      const theirs = await runOrt(b.compiled.graph, b.params, b.inputs);
+      const theirs = await runOnnx(b.compiled.graph, b.params, b.inputs);
       for (const [out, ref] of b.f32) {
         const err = relativeError(theirs[out]!, ref.data);
         note(`${name}.${out} onnxruntime vs CPU`, err);
@@ -479,13 +437,7 @@ describe('switch.ptm and gshard.ptm', () => {
     });
 
     test(`${name}: renders WGSL, and nvcc compiles every CUDA kernel`, async () => {
-      const { program } = tiny(name).compiled;
-      for (const launch of program.launches) expect(renderWgsl(launch.instance.kernel)).toMatch(/@compute/);
-      const own = emitCuda(program).manifest;
-      const { output, fingerprints } = await build;
-      expect(output.trim(), 'nvcc printed something').toBe('');
-      expect(readFileSync(join(dir, LIBRARY_NAME)).subarray(1, 4).toString()).toBe('ELF');
-      for (const k of own.kernels) expect(fingerprints.has(k.fingerprint), `${k.symbol} is in the nvcc build`).toBe(true);
+      await expectWgslAndNvcc(tiny(name).compiled.program, dir, build);
     }, 300_000);
   }
 });
