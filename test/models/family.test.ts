@@ -13,10 +13,8 @@
 //   onnxruntime-agreement.test.ts but scaled, since these weights give outputs up to ~4; f32 sums in
 //   other orders over <= 256-wide dot products leave 5e-7 .. 2e-6 (measured).
 // The measured values are printed at the end of a run.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
 import { emitCuda } from '../../src/codegen/cuda/emit.js';
@@ -24,8 +22,7 @@ import type { Graph } from '../../src/ir/types.js';
 import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import type { NvccBuild } from './harness.js';
-import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, startNvccBuild } from './harness.js';
+import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, nvccWorkspace, relativeError } from './harness.js';
 import type { Rows, Weights } from './family-reference.js';
 import { add, embed, gelu, layerNorm, linear, map, postLnLayer, preLnLayer, tiedLogits } from './family-reference.js';
 
@@ -412,23 +409,20 @@ describe('tiny models: the CPU reference in float64 against a float64 reference 
 
 describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   let device: WebGpuDevice;
-  const dir = mkdtempSync(join(tmpdir(), 'ptm-family-'));
-  let build: Promise<NvccBuild>;
+  // nvcc starts before the tests (one translation unit for the five models; nvcc takes ~10 s per file
+  // on this machine); the CUDA tests await it.
+  // A model that does not compile fails its own tests; the others still get their nvcc check.
+  const compiles = (name: string): boolean => {
+    try {
+      return tiny(name) !== undefined;
+    } catch {
+      return false;
+    }
+  };
+  const nvcc = nvccWorkspace('family', 'family_kernels', () => NAMES.filter(compiles).map((name) => tiny(name).compiled.program));
   beforeAll(async () => {
-    // Start nvcc now (one translation unit for the five models; nvcc takes ~10 s per file on this
-    // machine); the CUDA tests await it.
-    // A model that does not compile fails its own tests; the others still get their nvcc check.
-    const compiles = (name: string): boolean => {
-      try {
-        return tiny(name) !== undefined;
-      } catch {
-        return false;
-      }
-    };
-    build = startNvccBuild(dir, 'family_kernels', () => NAMES.filter(compiles).map((name) => tiny(name).compiled.program));
     device = await WebGpuDevice.create();
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const name of NAMES) {
     test(`${name}: WebGPU matches the CPU reference`, async () => {
@@ -442,7 +436,7 @@ describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
     test(`${name}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
       const { program } = tiny(name).compiled;
       expect(emitCuda(program).manifest.launches.length).toBe(program.launches.length);
-      await expectWgslAndNvcc(program, dir, build);
+      await expectWgslAndNvcc(program, nvcc);
     }, 300_000);
   }
 });

@@ -2,9 +2,10 @@
 // errors printed at the end of a file, onnxruntime feeds, and the WebGPU / onnxruntime / WGSL + nvcc
 // checks of a tiny model against its CPU reference. Each test file keeps its own models, references
 // and tolerances; these helpers take the tolerance-free parts.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import type { Compiled } from '../../src/api.js';
 import { emitCuda, LIBRARY_NAME } from '../../src/codegen/cuda/emit.js';
@@ -121,15 +122,37 @@ export function startNvccBuild(dir: string, name: string, programs: () => Progra
   return build;
 }
 
+/** A merged nvcc build in its own temporary folder. */
+export interface NvccWorkspace {
+  dir: string;
+  /** The build started by the enclosing describe's beforeAll. */
+  build(): Promise<NvccBuild>;
+}
+
 /**
- * Every launch of `program` renders to WGSL, and the merged nvcc build in `dir` printed nothing,
+ * A temporary folder `ptm-<prefix>-...` for one merged nvcc build (see startNvccBuild): the build
+ * starts before the enclosing describe's tests (call this in the describe body) and the folder is
+ * removed after them.
+ */
+export function nvccWorkspace(prefix: string, name: string, programs: () => Program[]): NvccWorkspace {
+  const dir = mkdtempSync(join(tmpdir(), `ptm-${prefix}-`));
+  let build: Promise<NvccBuild>;
+  beforeAll(() => {
+    build = startNvccBuild(dir, name, programs);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return { dir, build: () => build };
+}
+
+/**
+ * Every launch of `program` renders to WGSL, and the workspace's nvcc build printed nothing,
  * produced the library, and holds every CUDA kernel of `program`.
  */
-export async function expectWgslAndNvcc(program: Program, dir: string, build: Promise<NvccBuild>): Promise<void> {
+export async function expectWgslAndNvcc(program: Program, nvcc: NvccWorkspace): Promise<void> {
   for (const launch of program.launches) expect(renderWgsl(launch.instance.kernel)).toMatch(/@compute/);
   const own = emitCuda(program).manifest;
-  const { output, fingerprints } = await build;
+  const { output, fingerprints } = await nvcc.build();
   expect(output.trim(), 'nvcc printed something').toBe('');
-  expect(readFileSync(join(dir, LIBRARY_NAME)).subarray(1, 4).toString()).toBe('ELF');
+  expect(readFileSync(join(nvcc.dir, LIBRARY_NAME)).subarray(1, 4).toString()).toBe('ELF');
   for (const k of own.kernels) expect(fingerprints.has(k.fingerprint), `${k.symbol} is in the nvcc build`).toBe(true);
 }

@@ -13,7 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
 import { PtmError } from '../../src/diagnostics/diagnostic.js';
@@ -23,8 +23,7 @@ import { initParam, initParams, loadParams, RandomStream, runGraph, size, tensor
 import type { Tensor } from '../../src/runtime/index.js';
 import { main } from '../../src/cli/main.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import type { NvccBuild } from './harness.js';
-import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, startNvccBuild } from './harness.js';
+import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, nvccWorkspace, relativeError } from './harness.js';
 
 type Rows = Float64Array[];
 type Weights = Map<string, Tensor>;
@@ -385,13 +384,10 @@ function tiny(name: string): Built {
 
 describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   let device: WebGpuDevice;
-  const dir = mkdtempSync(join(tmpdir(), 'ptm-linear-'));
-  let build: Promise<NvccBuild>;
+  const nvcc = nvccWorkspace('linear', 'linear_attention_kernels', () => NAMES.map((name) => tiny(name).compiled.program));
   beforeAll(async () => {
-    build = startNvccBuild(dir, 'linear_attention_kernels', () => NAMES.map((name) => tiny(name).compiled.program));
     device = await WebGpuDevice.create();
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const name of NAMES) {
     test(`${name}: the kernels are the linear ones`, () => {
@@ -410,7 +406,7 @@ describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
     });
 
     test(`${name}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
-      await expectWgslAndNvcc(tiny(name).compiled.program, dir, build);
+      await expectWgslAndNvcc(tiny(name).compiled.program, nvcc);
     }, 300_000);
   }
 });

@@ -8,10 +8,8 @@
 // - onnxruntime vs CPU (both f32): max abs error <= 1e-4 x max(1, largest |output|) (f32 sums in
 //   other orders over <= 32-wide dot products; measured <= 7.2e-7 on outputs up to 3.2).
 // Measured values are printed at the end of a run.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
 import type { Graph } from '../../src/ir/types.js';
@@ -22,8 +20,7 @@ import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
 import { Session } from '../../src/runtime/session/index.js';
 import { main } from '../../src/cli/main.js';
 import { initParams, randomInputs, summarize } from '../../src/runtime/index.js';
-import type { NvccBuild } from './harness.js';
-import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, startNvccBuild } from './harness.js';
+import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, nvccWorkspace, relativeError } from './harness.js';
 import type { Rows, Weights } from './family-reference.js';
 import { add, embed, gelu, layerNorm, linear, map, tiedLogits, weight } from './family-reference.js';
 
@@ -515,13 +512,10 @@ describe('diagnostics', () => {
 describe('the tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   const FILES = [TXL, XLNET];
   let device: WebGpuDevice;
-  const dir = mkdtempSync(join(tmpdir(), 'ptm-memory-'));
-  let build: Promise<NvccBuild>;
+  const nvcc = nvccWorkspace('memory', 'memory_kernels', () => FILES.map((f) => tiny(f).compiled.program));
   beforeAll(async () => {
-    build = startNvccBuild(dir, 'memory_kernels', () => FILES.map((f) => tiny(f).compiled.program));
     device = await WebGpuDevice.create();
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const file of FILES) {
     test(`${file}: WebGPU matches the CPU reference`, async () => {
@@ -533,7 +527,7 @@ describe('the tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
     });
 
     test(`${file}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
-      await expectWgslAndNvcc(tiny(file).compiled.program, dir, build);
+      await expectWgslAndNvcc(tiny(file).compiled.program, nvcc);
     }, 300_000);
   }
 });

@@ -15,10 +15,8 @@
 // - Tiny models, WebGPU and onnxruntime vs CPU f32: relative error norm <= 1e-4 (the issue's bound);
 //   ties cannot flip between backends because the test first checks, on the CPU probabilities of every
 //   MoE layer, that each token's chosen experts lead the next by >= 1e-4 (f32 softmax differs by ~1e-7).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
 import { lowerGraph } from '../../src/codegen/lower/lower.js';
@@ -32,8 +30,7 @@ import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js
 import type { Tensor } from '../../src/runtime/index.js';
 import { ProgramSession } from '../../src/runtime/program/session.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import type { NvccBuild } from './harness.js';
-import { errorLog, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, runOnnx, startNvccBuild } from './harness.js';
+import { errorLog, expectWebGpuMatchesCpu, expectWgslAndNvcc, nvccWorkspace, relativeError, runOnnx } from './harness.js';
 import { gelu } from './family-reference.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -386,12 +383,7 @@ function tiny(name: string): Built {
 }
 
 describe('switch.ptm and gshard.ptm', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptm-moe-'));
-  let build: Promise<NvccBuild>;
-  beforeAll(() => {
-    build = startNvccBuild(dir, 'moe_kernels', () => Object.keys(MEMBERS).map((name) => tiny(name).compiled.program));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const nvcc = nvccWorkspace('moe', 'moe_kernels', () => Object.keys(MEMBERS).map((name) => tiny(name).compiled.program));
 
   for (const [name, m] of Object.entries(MEMBERS)) {
     test(`${name}: checks at its published size with the closed-form parameter count`, () => {
@@ -437,7 +429,7 @@ describe('switch.ptm and gshard.ptm', () => {
     });
 
     test(`${name}: renders WGSL, and nvcc compiles every CUDA kernel`, async () => {
-      await expectWgslAndNvcc(tiny(name).compiled.program, dir, build);
+      await expectWgslAndNvcc(tiny(name).compiled.program, nvcc);
     }, 300_000);
   }
 });

@@ -9,10 +9,8 @@
 //   moves outputs by 1e-2 or more);
 // - WebGPU vs CPU, both f32: relative error norm <= 1e-4 (programs.test.ts's bound);
 // - onnxruntime vs CPU, both f32: max abs error <= 1e-4 x max(1, largest |output|).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { compile, compileGraph } from '../../src/api.js';
 import type { Compiled } from '../../src/api.js';
 import { classifyTile } from '../../src/codegen/templates/mask-tiles.js';
@@ -24,8 +22,7 @@ import type { Graph } from '../../src/ir/types.js';
 import { RandomStream, runGraph, size, tensor } from '../../src/runtime/index.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { WebGpuDevice } from '../../src/runtime/program/webgpu-device.js';
-import type { NvccBuild } from './harness.js';
-import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, relativeError, startNvccBuild } from './harness.js';
+import { errorLog, expectOnnxMaxAbsAgreement, expectWebGpuMatchesCpu, expectWgslAndNvcc, nvccWorkspace, relativeError } from './harness.js';
 import type { Rows, Visible, Weights } from './family-reference.js';
 import { add, attention, embed, ffn, layerNorm, linear, map, preLnLayer } from './family-reference.js';
 
@@ -425,13 +422,10 @@ describe('tiny models: the CPU reference in float64 against a float64 reference 
 
 describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
   let device: WebGpuDevice;
-  const dir = mkdtempSync(join(tmpdir(), 'ptm-sparse-'));
-  let build: Promise<NvccBuild>;
+  const nvcc = nvccWorkspace('sparse', 'sparse_kernels', () => NAMES.map((name) => tiny(name).compiled.program));
   beforeAll(async () => {
-    build = startNvccBuild(dir, 'sparse_kernels', () => NAMES.map((name) => tiny(name).compiled.program));
     device = await WebGpuDevice.create();
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const name of NAMES) {
     test(`${name}: WebGPU matches the CPU reference`, async () => {
@@ -443,7 +437,7 @@ describe('tiny models on WebGPU, onnxruntime, WGSL and CUDA', () => {
     });
 
     test(`${name}: renders WGSL, and nvcc compiles every CUDA kernel without a warning`, async () => {
-      await expectWgslAndNvcc(tiny(name).compiled.program, dir, build);
+      await expectWgslAndNvcc(tiny(name).compiled.program, nvcc);
     }, 300_000);
   }
 });
