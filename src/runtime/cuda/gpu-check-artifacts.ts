@@ -168,7 +168,8 @@ function benchLaunches(dir: string, program: Program, symbols: ReadonlyMap<strin
       if (seen.has(key)) return;
       seen.add(key);
       out.push({ kind: 'matmul', label: `${dir} #${index} matmul`, program: dir, launch: index, kernel: launch.instance.kernel.name, loc: `${launch.loc.file}:${launch.loc.line}`, m, k, n });
-    } else if (op.op === 'attention' && !seen.has('attention')) {
+    } else if (op.op === 'attention' && op.attrs.bias === undefined && !seen.has('attention')) {
+      // PyTorch's SDPA peer takes causal or all-visible masks without a score bias (T5's is not timed).
       seen.add('attention');
       const [b, h, t, dh] = op.operands[0]!.type.shape.map(value);
       const causal = JSON.stringify(op.attrs.mask) === JSON.stringify(maskBin('<=', maskVar('k'), maskVar('q')));
