@@ -18,12 +18,11 @@ import type { AttentionVariant } from '../templates/attention.js';
 import { copyKernel } from '../templates/copy.js';
 import { expertMatmulKernel, moeAuxLossKernel, moeChoicesKernel, moeRouteKernel } from '../templates/moe.js';
 import { linearAttentionKernel } from '../templates/linear-attention.js';
-import { concatPartKernel } from '../templates/concat.js';
 import type { KernelInstance, Strided } from '../templates/instance.js';
 import type { Launch, Program, ProgramBuffer } from './program.js';
 import { STORAGE_BYTES, storageOf } from './program.js';
 import type { View } from './views.js';
-import { broadcastLayout, isContiguous, ownView, reshapeView, sliceView, transposeView } from './views.js';
+import { broadcastLayout, contiguousStrides, isContiguous, ownView, reshapeView, sliceView, transposeView } from './views.js';
 
 export interface LowerOptions {
   /** Largest buffer one binding may cover, in bytes (WebGPU: the adapter's maxStorageBufferBindingSize). */
@@ -115,7 +114,7 @@ class Lowering {
   private materialize(value: Value, v: View, kind: 'temp' | 'output', name?: string): View {
     const id = `${value.id}.copy${this.copies++}`;
     this.buffers.set(id, { id, kind, storage: storageOf(value.type.dtype), dtype: value.type.dtype, elements: dimProduct(v.shape), ...(name ? { name } : {}) });
-    const instance = copyKernel({ storage: storageOf(value.type.dtype), shape: v.shape, layout: v.layout, locs: [] });
+    const instance = copyKernel({ storage: storageOf(value.type.dtype), shape: v.shape, src: v.layout, dst: { offset: 0, strides: contiguousStrides(v.shape) }, locs: [] });
     this.launches.push({ instance, buffers: [v.base, id], op: 'copy', loc: this.g.ops.find((o) => o.result.id === value.id)?.loc ?? this.g.outputs[0]!.loc });
     const out = ownView(id, v.shape);
     return out;
@@ -253,7 +252,7 @@ class Lowering {
       const view = this.views.get(x.id)!;
       if (this.chunks.has(view.base)) throw new PtmError(diag.unsupported(op.loc, `concatenating the split parameter '${view.base}' with computed values on the kernel backends`));
       const dst = { offset: dimMul(start, strides[axis]!), strides };
-      this.push(op, concatPartKernel({ storage: storageOf(x.type.dtype), shape: [...x.type.shape], src: view.layout, dst, locs: [op.loc] }), [view.base], [op.result.id]);
+      this.push(op, copyKernel({ storage: storageOf(x.type.dtype), shape: [...x.type.shape], src: view.layout, dst, locs: [op.loc] }), [view.base], [op.result.id]);
       start = dimAdd(start, x.type.shape[axis]!);
     }
   }

@@ -1,5 +1,7 @@
-// Strided copy: out (contiguous) = a view of a buffer (offset + strides), for the rare reader that
-// cannot take strides (elementwise/row kernels, outputs). One invocation per element.
+// Strided copy: a view of one buffer (offset + strides) into a view of another, one invocation per
+// element. Copies to a contiguous buffer serve readers that cannot take strides (elementwise/row
+// kernels, outputs); concatenation is one copy per operand into its region of the output (generation's
+// key/value caches: concat([cache, new keys], axis 2), with a cache that may be empty: n = 0).
 import type { Span } from '../../diagnostics/span.js';
 import type { Dim } from '../../ir/dim.js';
 import { dimProduct } from '../../ir/dim.js';
@@ -11,8 +13,11 @@ const WORKGROUP = 256;
 
 export interface CopySpec {
   storage: StorageType;
+  /** The elements copied (the source view's shape, and the region of the destination they fill). */
   shape: Dim[];
-  layout: Strided;
+  src: Strided;
+  /** Where the region starts in the destination and the destination's strides. */
+  dst: Strided;
   locs: Span[];
 }
 
@@ -22,38 +27,45 @@ export function copyKernel(spec: CopySpec): KernelInstance {
   const dst = k.buffer('dst', type, 'read_write');
   const rank = spec.shape.length;
   const n = k.uniform('n');
-  const offset = k.uniform('offset');
+  const srcOffset = k.uniform('src_offset');
+  const dstOffset = k.uniform('dst_offset');
   const dims = spec.shape.map((_, i) => k.uniform(`dim${i}`));
-  const strides = spec.shape.map((_, i) => k.uniform(`stride${i}`));
+  const srcStrides = spec.shape.map((_, i) => k.uniform(`src_stride${i}`));
+  const dstStrides = spec.shape.map((_, i) => k.uniform(`dst_stride${i}`));
   const groupsX = k.uniform('groups_x');
   // Linear index over a 2-D grid (x up to 65535 workgroups).
   const linear = k.add(k.mul(k.workgroupId(1), k.mul(k.param(groupsX), WORKGROUP)), k.add(k.mul(k.workgroupId(0), WORKGROUP), k.localId(0)));
   const body: Stmt[] = [k.let_('i', linear), k.if_(k.lt(k.ref('i', k.u32), k.param(n)), [
     k.var_('rest', k.ref('i', k.u32)),
-    k.var_('at', k.param(offset)),
+    k.var_('from', k.param(srcOffset)),
+    k.var_('to', k.param(dstOffset)),
     // Peel indices from the last axis: idx_d = rest % dim_d; rest /= dim_d.
     ...[...Array(rank).keys()].reverse().flatMap((d): Stmt[] => [
-      k.assign('at', k.add(k.ref('at', k.u32), k.mul(k.mod(k.ref('rest', k.u32), k.param(dims[d]!)), k.param(strides[d]!)))),
+      k.let_(`idx${d}`, k.mod(k.ref('rest', k.u32), k.param(dims[d]!))),
+      k.assign('from', k.add(k.ref('from', k.u32), k.mul(k.ref(`idx${d}`, k.u32), k.param(srcStrides[d]!)))),
+      k.assign('to', k.add(k.ref('to', k.u32), k.mul(k.ref(`idx${d}`, k.u32), k.param(dstStrides[d]!)))),
       k.assign('rest', k.div(k.ref('rest', k.u32), k.param(dims[d]!))),
     ]),
-    k.store(dst, k.ref('i', k.u32), k.load(src, k.ref('at', k.u32))),
+    k.store(dst, k.ref('to', k.u32), k.load(src, k.ref('from', k.u32))),
   ])];
   const groups: Expr = k.ceilDiv(k.param(n), WORKGROUP);
   const kernel = {
     name: `copy_r${rank}_${spec.storage}`,
     workgroupSize: [WORKGROUP, 1, 1] as [number, number, number],
     buffers: [src, dst],
-    params: [n, offset, ...dims, ...strides, groupsX],
+    params: [n, srcOffset, dstOffset, ...dims, ...srcStrides, ...dstStrides, groupsX],
     shared: [],
     body,
-    grid: [k.min(groups, k.param(groupsX)), k.ceilDiv(groups, k.param(groupsX)), k.u(1)] as [Expr, Expr, Expr],
+    // At least one workgroup: an empty view (a cache before the first token) still dispatches
+    // (its threads all fail i < n), as a zero-sized dispatch draws a WebGPU warning.
+    grid: [k.max(k.min(groups, k.param(groupsX)), k.u(1)), k.max(k.ceilDiv(groups, k.param(groupsX)), k.u(1)), k.u(1)] as [Expr, Expr, Expr],
     locs: spec.locs,
   };
-  const count = dimProduct(spec.shape);
-  const params: Record<string, Dim> = { n: count, offset: spec.layout.offset, groups_x: 65535 };
+  const params: Record<string, Dim> = { n: dimProduct(spec.shape), src_offset: spec.src.offset, dst_offset: spec.dst.offset, groups_x: 65535 };
   spec.shape.forEach((d, i) => {
     params[`dim${i}`] = d;
-    params[`stride${i}`] = spec.layout.strides[i]!;
+    params[`src_stride${i}`] = spec.src.strides[i]!;
+    params[`dst_stride${i}`] = spec.dst.strides[i]!;
   });
   return { kernel, bind: [{ kind: 'input', index: 0 }, { kind: 'output', index: 0 }], params };
 }
