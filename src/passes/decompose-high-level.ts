@@ -10,10 +10,10 @@ import { dimEq, dimProduct, shapeToString } from '../ir/dim.js';
 import type { MaskExpr, MaskVar } from '../ir/mask.js';
 import { isTrue, MASK_VARS, t5BucketThresholds } from '../ir/mask.js';
 import { opSpec, ShapeError } from '../ir/ops.js';
-import type { Attrs, Graph, Op, Value } from '../ir/types.js';
+import type { Attrs, Graph, Value } from '../ir/types.js';
 import { isFloat } from '../ir/types.js';
 import type { Pass } from './pass.js';
-import { IdSource, OpEmitter } from './op-emitter.js';
+import { OpEmitter, rewriteOps } from './op-emitter.js';
 import { expertMatmul, moeAuxLoss, moeChoices, moeRoute } from './decompose-moe.js';
 
 /** Appends primitive ops for one high-level op. */
@@ -315,18 +315,10 @@ export const decomposeHighLevel: Pass = {
     summary: 'rewrite softmax, layer/RMS norm, GELU, SiLU and attention (with its mask) into primitive ops',
   },
   run(graph: Graph): Graph {
-    const ids = new IdSource(graph);
-    const ops: Op[] = [];
-    const renamed = new Map<string, Value>();
-    const use = (v: Value): Value => renamed.get(v.id) ?? v;
-    for (const op of graph.ops) {
+    return rewriteOps(graph, (op, operands, ops, ids) => {
       const spec = opSpec(op.op);
       if (!spec) throw new PtmError(diag.ir_invalid(op.loc, `unknown op '${op.op}'`));
-      const operands = op.operands.map(use);
-      if (spec.level === 'primitive') {
-        ops.push({ ...op, operands });
-        continue;
-      }
+      if (spec.level === 'primitive') return undefined;
       const rewrite = REWRITES[op.op];
       if (!rewrite) throw new PtmError(diag.internal_error(op.loc, `no decomposition for the high-level op '${op.op}'`));
       const e = new OpEmitter(ops, ids, op.loc);
@@ -342,10 +334,7 @@ export const decomposeHighLevel: Pass = {
       if (!last || last.result !== value || !sameType(value, op.result)) {
         throw new PtmError(diag.internal_error(op.loc, `the decomposition of '${op.op}' does not end in a value of type ${op.result.type.dtype}${shapeToString(op.result.type.shape)}`));
       }
-      // The expansion's last op takes over the original result id, so consumers and outputs still refer to it.
-      last.result = { id: op.result.id, type: op.result.type };
-      renamed.set(op.result.id, last.result);
-    }
-    return { ...graph, ops, outputs: graph.outputs.map((o) => ({ ...o, value: use(o.value) })) };
+      return value;
+    });
   },
 };

@@ -9,10 +9,10 @@ import { shapeToString } from '../ir/dim.js';
 import type { FusedExpr } from '../ir/fused.js';
 import { printFused } from '../ir/fused.js';
 import { ShapeError } from '../ir/ops.js';
-import type { Attrs, Graph, Op, Value } from '../ir/types.js';
+import type { Attrs, Graph, Value } from '../ir/types.js';
 import { typesEqual } from '../ir/verify.js';
 import type { Pass } from './pass.js';
-import { IdSource, OpEmitter } from './op-emitter.js';
+import { OpEmitter, rewriteOps } from './op-emitter.js';
 
 export const FUSED_OPS: ReadonlySet<string> = new Set(['fused_elementwise', 'fused_matmul', 'fused_row']);
 
@@ -99,17 +99,9 @@ export const expandFused: Pass = {
     summary: 'rewrite fused_elementwise, fused_matmul and fused_row back into the graph ops they stand for',
   },
   run(graph: Graph): Graph {
-    const ids = new IdSource(graph);
-    const ops: Op[] = [];
-    const renamed = new Map<string, Value>();
-    const use = (v: Value): Value => renamed.get(v.id) ?? v;
-    for (const op of graph.ops) {
-      const operands = op.operands.map(use);
+    return rewriteOps(graph, (op, operands, ops, ids) => {
       const expansion = EXPANSIONS[op.op];
-      if (!expansion) {
-        ops.push({ ...op, operands });
-        continue;
-      }
+      if (!expansion) return undefined;
       const e = new Emitter(ops, ids, op.loc);
       const start = ops.length;
       let value: Value;
@@ -125,12 +117,8 @@ export const expandFused: Pass = {
       if (!typesEqual(value.type, op.result.type)) {
         throw new PtmError(diag.internal_error(op.loc, `the expansion of ${op.op} ${op.result.id} gives ${value.type.dtype}${shapeToString(value.type.shape)}, but its type is ${op.result.type.dtype}${shapeToString(op.result.type.shape)}`));
       }
-      // The expansion's last op takes over the fused op's result id, so consumers and outputs still refer to it.
-      const last = ops[ops.length - 1]!;
-      last.result = { id: op.result.id, type: op.result.type };
-      renamed.set(op.result.id, last.result);
-    }
-    return { ...graph, ops, outputs: graph.outputs.map((o) => ({ ...o, value: use(o.value) })) };
+      return value;
+    });
   },
 };
 

@@ -40,3 +40,29 @@ export class OpEmitter {
     return v;
   }
 }
+
+/**
+ * Rewrites a graph op by op. `expand(op, operands, ops, ids)` returns undefined to keep the op (with
+ * its operands renamed), or appends ops to `ops` and returns the value they compute; that value must
+ * be the last appended op's result, which then takes over the op's result id, so consumers and outputs
+ * still refer to it.
+ */
+export function rewriteOps(graph: Graph, expand: (op: Op, operands: Value[], ops: Op[], ids: IdSource) => Value | undefined): Graph {
+  const ids = new IdSource(graph);
+  const ops: Op[] = [];
+  const renamed = new Map<string, Value>();
+  const use = (v: Value): Value => renamed.get(v.id) ?? v;
+  for (const op of graph.ops) {
+    const operands = op.operands.map(use);
+    const value = expand(op, operands, ops, ids);
+    if (value === undefined) {
+      ops.push({ ...op, operands });
+      continue;
+    }
+    const last = ops[ops.length - 1];
+    if (!last || last.result !== value) throw new Error(`the rewrite of ${op.op} ${op.result.id} does not end in the value it returns`);
+    last.result = { id: op.result.id, type: op.result.type };
+    renamed.set(op.result.id, last.result);
+  }
+  return { ...graph, ops, outputs: graph.outputs.map((o) => ({ ...o, value: use(o.value) })) };
+}
